@@ -1,0 +1,140 @@
+/**
+ * The storage contract. It is the `@gramio/storage` shape, so adapters written
+ * for the original plugin (`@gramio/storage-redis`, `-sqlite`, `-cloudflare`)
+ * plug in unchanged. The optional members let a storage do more: keep its own
+ * expiry, and refuse a write whose base changed in another process.
+ *
+ * @module
+ */
+
+/** A value, or a Promise of it: storages may be synchronous or asynchronous. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Options the plugin passes as the third argument of {@linkcode Storage.set}.
+ * Storages that do not know them ignore them.
+ */
+export interface SetOptions {
+  /**
+   * Milliseconds after which the storage may drop the value on its own
+   * (Deno KV `expireIn`, Redis `PX`). The plugin enforces the session `ttl` on
+   * read itself, so this is only housekeeping.
+   */
+  ttl?: number;
+}
+
+/**
+ * A key-value store of sessions, keyed by the session key string.
+ *
+ * @example A storage backed by a `Map`
+ * ```ts
+ * import type { Storage } from "@gramio/session";
+ *
+ * const map = new Map<string, unknown>();
+ * const storage: Storage = {
+ *   get: (key) => map.get(key),
+ *   set: (key, value) => void map.set(key, value),
+ *   has: (key) => map.has(key),
+ *   delete: (key) => map.delete(key),
+ * };
+ * ```
+ */
+export interface Storage<Value = unknown> {
+  /** The stored value, or `undefined` when there is none. */
+  get(key: string): MaybePromise<Value | undefined | null>;
+  /** Stores `value` under `key`, replacing what was there. */
+  set(key: string, value: Value, options?: SetOptions): MaybePromise<unknown>;
+  /** Whether a value is stored under `key`. */
+  has(key: string): MaybePromise<boolean>;
+  /** Removes the value under `key`. */
+  delete(key: string): MaybePromise<unknown>;
+}
+
+/** A stored value with the version it was read at. */
+export interface VersionedValue<Value = unknown> {
+  /** The stored value, `undefined` when there is none. */
+  value: Value | undefined;
+  /** An opaque version; `null` when nothing is stored. */
+  version: string | null;
+}
+
+/**
+ * A storage with compare-and-set. The plugin uses it to notice a session that
+ * another process saved while this update was running, instead of silently
+ * overwriting it (see "Several bot instances" in the README).
+ *
+ * @example Checking for compare-and-set support
+ * ```ts
+ * import { isVersionedStorage, inMemoryStorage } from "@gramio/session";
+ *
+ * console.log(isVersionedStorage(inMemoryStorage())); // true
+ * ```
+ */
+export interface VersionedStorage<Value = unknown> extends Storage<Value> {
+  /** Reads a value together with its current version. */
+  getVersioned(key: string): Promise<VersionedValue<Value>>;
+  /**
+   * Writes `value` only if the stored version is still `version` (`null`:
+   * only if nothing is stored). Resolves `false` when it was not written.
+   */
+  setIfVersion(
+    key: string,
+    value: Value,
+    version: string | null,
+    options?: SetOptions,
+  ): Promise<boolean>;
+}
+
+/**
+ * Whether `storage` supports compare-and-set ({@linkcode VersionedStorage}).
+ *
+ * @example
+ * ```ts
+ * import { isVersionedStorage, inMemoryStorage } from "@gramio/session";
+ *
+ * if (isVersionedStorage(inMemoryStorage())) console.log("compare-and-set");
+ * ```
+ */
+export function isVersionedStorage<Value>(
+  storage: Storage<Value>,
+): storage is VersionedStorage<Value> {
+  const candidate = storage as Partial<VersionedStorage<Value>>;
+  return typeof candidate.getVersioned === "function" &&
+    typeof candidate.setIfVersion === "function";
+}
+
+/**
+ * A storage that can list its session keys, used by the sessions API outside
+ * updates (`sessions.list()`): Deno KV through `kv.list`, Redis through SCAN.
+ *
+ * @example
+ * ```ts
+ * import { inMemoryStorage, isListableStorage } from "@gramio/session";
+ *
+ * const storage = inMemoryStorage();
+ * if (isListableStorage(storage)) {
+ *   for await (const key of storage.keys()) console.log(key);
+ * }
+ * ```
+ */
+export interface ListableStorage<Value = unknown> extends Storage<Value> {
+  /** Every session key stored, in no particular order. */
+  keys(): AsyncIterable<string>;
+}
+
+/**
+ * Whether `storage` can list its keys ({@linkcode ListableStorage}).
+ *
+ * @example
+ * ```ts
+ * import { inMemoryStorage, isListableStorage } from "@gramio/session";
+ *
+ * console.log(isListableStorage(inMemoryStorage())); // true
+ * ```
+ */
+export function isListableStorage<Value>(
+  storage: Storage<Value>,
+): storage is ListableStorage<Value> {
+  return typeof (storage as Partial<ListableStorage<Value>>).keys ===
+    "function";
+}
