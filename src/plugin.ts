@@ -1,0 +1,254 @@
+/**
+ * The `session()` plugin: resolves the session key of each update, puts the
+ * session on the context, and saves it when the handlers are done.
+ *
+ * @module
+ */
+
+import { contextsMappings, type DeriveDefinitions, Plugin } from "gramio";
+import { SessionError } from "./errors.ts";
+import { perUser, type SessionContext, type SessionKeyResolver } from "./keys.ts";
+import { lockFor } from "./lock.ts";
+import { createMigrator, type Migrations } from "./migrations.ts";
+import { type ConflictPolicy, type SessionRuntime, SessionState } from "./session_state.ts";
+import type { Storage } from "./storage.ts";
+import { defaultStorage } from "./storages/default.ts";
+
+/** A session object: the data plus `$clear()`, which is never stored. */
+export type Session<Data> = Data & {
+  /** Deletes the stored session; the object reads as `initial()` again, and later changes are saved. */
+  $clear(): Promise<void>;
+};
+
+/** What `ctx[key]` is: the session, or in lazy mode a Promise of it. */
+export type SessionValue<Data, Lazy extends boolean> = Lazy extends true
+  ? Promise<Session<Data>>
+  : Session<Data>;
+
+/** The options of {@linkcode session}. */
+export interface SessionOptions<
+  Data extends object,
+  Key extends string = "session",
+  Lazy extends boolean = false,
+> {
+  /** The context property that holds the session. Default `"session"`. */
+  key?: Key;
+  /**
+   * The session of a user who has none yet (or whose session was cleared or
+   * expired). Sync or async. A new session is stored only once a handler
+   * changes it. Default: `{}`.
+   */
+  initial?: (ctx: SessionContext) => Data | Promise<Data>;
+  /**
+   * Where sessions live. Default: Deno KV (`Deno.openKv()`) where it exists,
+   * otherwise in memory, with a warning.
+   */
+  storage?: Storage;
+  /**
+   * Which updates share a session. Default: {@linkcode perUser}, the sender's
+   * id. Return `undefined` for "no session" (then `ctx[key]` throws if
+   * touched). See also `perChat`, `perUserInChat`, `perTopic`,
+   * `perBusinessConnection`.
+   */
+  getSessionKey?: SessionKeyResolver;
+  /**
+   * Load the session only when a handler awaits `ctx[key]`. An update that
+   * never touches it makes no storage call and takes no lock.
+   */
+  lazy?: Lazy;
+  /**
+   * Milliseconds after the last save at which a session reads as absent
+   * (`initial()` again). Enforced on read for every storage; storages that
+   * can also drop expired data (Deno KV, Redis) are told to.
+   */
+  ttl?: number;
+  /**
+   * When another process saved the same session during this update (storages
+   * with compare-and-set only). `"merge"` (default): keep both when they
+   * changed different top-level fields, else raise `SessionConflictError`.
+   * `"error"`: always raise. `"overwrite"`: last write wins.
+   */
+  onConflict?: ConflictPolicy;
+  /**
+   * A stored value that is not an object: `"error"` (default) raises
+   * `SessionDataError` and leaves it; `"reset"` treats it as absent.
+   */
+  onInvalidData?: "error" | "reset";
+  /**
+   * Upgrades of stored data, by version number. See {@linkcode Migrations}.
+   */
+  migrations?: Migrations;
+  /** The clock for `ttl`, in milliseconds since the epoch. Default `Date.now`; tests inject one. */
+  clock?: () => number;
+}
+
+/** The GramIO plugin `session()` returns: it adds `ctx[Key]` to every update. */
+export type SessionPlugin<Key extends string, Value> = Plugin<
+  // deno-lint-ignore ban-types
+  {},
+  DeriveDefinitions & { global: { [K in Key]: Value } }
+>;
+
+/**
+ * The session plugin: `ctx.session` (or `ctx[key]`) holds per-user data that
+ * survives restarts.
+ *
+ * @example Counter
+ * ```ts
+ * import { Bot } from "gramio";
+ * import { session } from "@gramio/session";
+ *
+ * const bot = new Bot("TOKEN")
+ *   .extend(session({ key: "sessionKey", initial: () => ({ apple: 1 }) }))
+ *   .on("message", (context) => {
+ *     return context.send(`apple count is ${++context.sessionKey.apple}`);
+ *   });
+ * ```
+ *
+ * @example Lazy: no storage call for updates that do not use the session
+ * ```ts
+ * import { Bot } from "gramio";
+ * import { session } from "@gramio/session";
+ *
+ * const bot = new Bot("TOKEN")
+ *   .extend(session({ lazy: true, initial: () => ({ count: 0 }) }))
+ *   .on("message", async (context) => {
+ *     const s = await context.session;
+ *     s.count++;
+ *   });
+ * ```
+ */
+export function session<
+  Data extends object = Record<string, unknown>,
+  Key extends string = "session",
+  Lazy extends boolean = false,
+>(
+  options: SessionOptions<Data, Key, Lazy> = {},
+): SessionPlugin<Key, SessionValue<Data, Lazy>> {
+  const property: string = options.key ?? "session";
+  assertFreeProperty(property);
+  const storage = options.storage ?? defaultStorage();
+  const migrator = options.migrations ? createMigrator(options.migrations) : undefined;
+  const runtime: SessionRuntime = {
+    property,
+    storage,
+    lock: lockFor(storage),
+    initial: (options.initial ?? (() => ({}))) as (ctx: object) => unknown,
+    ttl: validTtl(options.ttl),
+    clock: options.clock ?? Date.now,
+    onConflict: options.onConflict ?? "merge",
+    resetInvalid: options.onInvalidData === "reset",
+    migrate: migrator?.migrate,
+    dataVersion: migrator?.version,
+  };
+  const getSessionKey = options.getSessionKey ?? perUser;
+  const lazy = options.lazy === true;
+  const saving = new Set<Promise<void>>();
+
+  const stateOf = new WeakMap<object, SessionState>();
+  const accessor: PropertyDescriptor = {
+    configurable: true,
+    enumerable: false,
+    get(this: object) {
+      const state = stateOf.get(this)!;
+      if (lazy) return state.load();
+      return state.data;
+    },
+    set(this: object, value: unknown) {
+      if (lazy) {
+        throw new TypeError(
+          `ctx.${property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
+        );
+      }
+      stateOf.get(this)!.replace(value);
+    },
+  };
+
+  const plugin = new Plugin("@gramio/session");
+  // GramIO skips a second plugin with the same name and seed: the seed makes
+  // two sessions with different keys (per-user and per-chat) both run.
+  (plugin._.composer["~"] as { seed: unknown }).seed = property;
+
+  plugin.use(async (context, next) => {
+    const ctx = context as unknown as SessionContext;
+    if (property in ctx) {
+      throw new SessionError(
+        `session({ key: "${property}" }): this ${updateTypeOf(ctx)} context already has a "${property}" property ` +
+          "(another plugin or a derive set it). Pick another key option.",
+      );
+    }
+    const resolved = getSessionKey(ctx);
+    const sessionKey = normalizeKey(resolved instanceof Promise ? await resolved : resolved);
+    if (sessionKey === undefined) {
+      Object.defineProperty(ctx, property, noSessionAccessor(property, ctx));
+      return next();
+    }
+
+    const state = new SessionState(runtime, sessionKey, ctx);
+    stateOf.set(ctx, state);
+    Object.defineProperty(ctx, property, accessor);
+    if (!lazy) await state.load();
+    try {
+      await next();
+    } catch (error) {
+      await state.abort();
+      throw error;
+    }
+    if (!state.touched) return;
+    const saved = state.commit();
+    saving.add(saved);
+    try {
+      await saved;
+    } finally {
+      saving.delete(saved);
+    }
+  });
+
+  // bot.stop() waits for sessions being saved, so none is cut off.
+  plugin.onStop(async () => {
+    await Promise.allSettled([...saving]);
+  });
+
+  return plugin as unknown as SessionPlugin<Key, SessionValue<Data, Lazy>>;
+}
+
+function normalizeKey(key: unknown): string | undefined {
+  if (typeof key === "number") return Number.isFinite(key) ? String(key) : undefined;
+  if (typeof key === "string" && key !== "") return key;
+  return undefined;
+}
+
+function validTtl(ttl: number | undefined): number | undefined {
+  if (ttl === undefined) return undefined;
+  if (!(ttl > 0) || !Number.isFinite(ttl)) {
+    throw new RangeError(`session({ ttl }): ttl is in milliseconds and must be a positive number, got ${ttl}.`);
+  }
+  return ttl;
+}
+
+/** Refuses a key that GramIO contexts already use (`chat`, `from`, `send`...). */
+function assertFreeProperty(property: string): void {
+  for (const Context of Object.values(contextsMappings)) {
+    if (property in Context.prototype) {
+      throw new TypeError(
+        `session({ key: "${property}" }): "${property}" is already a property of GramIO's ${Context.name}; ` +
+          `the session would hide it. Pick another key, e.g. "session" or "${property}Session".`,
+      );
+    }
+  }
+}
+
+function noSessionAccessor(property: string, ctx: SessionContext): PropertyDescriptor {
+  const fail = (): never => {
+    throw new SessionError(
+      `ctx.${property} is not available for this ${updateTypeOf(ctx)} update: getSessionKey returned no key ` +
+        "(by default the key is the sender's id, and channel posts and some other updates have no sender). " +
+        `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`,
+    );
+  };
+  return { configurable: true, enumerable: false, get: fail, set: fail };
+}
+
+function updateTypeOf(ctx: object): string {
+  return String((ctx as { updateType?: string }).updateType ?? "update");
+}

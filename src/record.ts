@@ -1,0 +1,51 @@
+/**
+ * What the plugin writes to storage. Plain session data when the session has
+ * no `ttl` and no `migrations` (readable by the original plugin and by
+ * anything else), otherwise an envelope that adds the expiry stamp and the
+ * data version. Both forms are read whatever the options, so turning `ttl` or
+ * `migrations` on or off keeps existing sessions.
+ *
+ * @module
+ */
+
+/** The envelope's marker field; its value is the envelope format version. */
+export const ENVELOPE_MARK = "@gramio/session";
+
+/** A decoded stored session. */
+export interface SessionRecord {
+  data: unknown;
+  /** Milliseconds since the epoch after which the record reads as absent. */
+  expiresAt?: number;
+  /** The `migrations` version the data is at. */
+  version?: number;
+}
+
+interface Envelope {
+  [ENVELOPE_MARK]: 1;
+  data: unknown;
+  expiresAt?: number;
+  version?: number;
+}
+
+/** The stored form of a record. */
+export function encodeRecord(record: SessionRecord): unknown {
+  if (record.expiresAt === undefined && record.version === undefined) {
+    return record.data;
+  }
+  const envelope: Envelope = { [ENVELOPE_MARK]: 1, data: record.data };
+  if (record.expiresAt !== undefined) envelope.expiresAt = record.expiresAt;
+  if (record.version !== undefined) envelope.version = record.version;
+  return envelope;
+}
+
+/** Reads a stored value written by {@linkcode encodeRecord} or by any older plugin. */
+export function decodeRecord(stored: unknown): SessionRecord {
+  if (
+    typeof stored === "object" && stored !== null &&
+    (stored as Partial<Envelope>)[ENVELOPE_MARK] === 1
+  ) {
+    const { data, expiresAt, version } = stored as Envelope;
+    return { data, expiresAt, version };
+  }
+  return { data: stored };
+}

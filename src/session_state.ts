@@ -1,0 +1,300 @@
+/**
+ * One session in one update: loads it (under the per-key lock), hands it to
+ * handlers, and saves it once when the handlers are done, only if it changed.
+ *
+ * @module
+ */
+
+import { cloneValue } from "./clone.ts";
+import {
+  SessionConflictError,
+  SessionDataError,
+  SessionError,
+  SessionStorageError,
+} from "./errors.ts";
+import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./fingerprint.ts";
+import type { KeyedLock, Release } from "./lock.ts";
+import { decodeRecord, encodeRecord, type SessionRecord } from "./record.ts";
+import { isVersionedStorage, type SetOptions, type Storage } from "./storage.ts";
+
+/** What to do when another process saved the session while this update ran. */
+export type ConflictPolicy = "merge" | "error" | "overwrite";
+
+/** Settings shared by every update of one session plugin. */
+export interface SessionRuntime {
+  /** The context property (the `key` option). */
+  readonly property: string;
+  readonly storage: Storage;
+  readonly lock: KeyedLock;
+  readonly initial: (ctx: object) => unknown;
+  readonly ttl: number | undefined;
+  readonly clock: () => number;
+  readonly onConflict: ConflictPolicy;
+  readonly resetInvalid: boolean;
+  /** Upgrades stored data to the current version; see migrations.ts. */
+  readonly migrate: ((record: SessionRecord, sessionKey: string) => MigrationResult) | undefined;
+  /** The `migrations` version new data is saved at. */
+  readonly dataVersion: number | undefined;
+}
+
+/** Data after migrations, and whether any ran (then it is saved even if handlers change nothing). */
+export interface MigrationResult {
+  data: unknown;
+  migrated: boolean;
+}
+
+const MAX_MERGE_ATTEMPTS = 5;
+
+/** Storage keys each update holds, to refuse two sessions on one record. */
+const heldByUpdate = new WeakMap<object, { lock: KeyedLock; key: string }[]>();
+
+export class SessionState {
+  /** The session object handlers see; set once loaded. */
+  data: object | undefined;
+  #loading: Promise<object> | undefined;
+  #base: Snapshot | undefined;
+  /** Storage version the data was read at: `undefined` without compare-and-set, `null` when absent. */
+  #version: string | null | undefined;
+  #mustSave = false;
+  #release: Release | undefined;
+  readonly #runtime: SessionRuntime;
+  readonly #key: string;
+  readonly #ctx: object;
+
+  constructor(runtime: SessionRuntime, sessionKey: string, ctx: object) {
+    this.#runtime = runtime;
+    this.#key = sessionKey;
+    this.#ctx = ctx;
+  }
+
+  /** The storage key. */
+  get key(): string {
+    return this.#key;
+  }
+
+  /** Whether the session was asked for (always in eager mode). */
+  get touched(): boolean {
+    return this.#loading !== undefined;
+  }
+
+  /** Loads the session once; every call returns the same promise. */
+  load(): Promise<object> {
+    return this.#loading ??= this.#load();
+  }
+
+  async #load(): Promise<object> {
+    const { lock, storage } = this.#runtime;
+    const held = heldByUpdate.get(this.#ctx) ?? [];
+    if (held.some((entry) => entry.lock === lock && entry.key === this.#key)) {
+      throw new SessionError(
+        `Two sessions of this update resolve to the same storage key "${this.#key}" (the second is ctx.${this.#runtime.property}). ` +
+          "They would overwrite each other: give them different getSessionKey results (e.g. perUser and perChat, which prefix chat keys) or different storages.",
+        this.#key,
+      );
+    }
+    held.push({ lock, key: this.#key });
+    heldByUpdate.set(this.#ctx, held);
+
+    const acquired = lock.acquire(this.#key);
+    this.#release = typeof acquired === "function" ? acquired : await acquired;
+    try {
+      let stored: unknown;
+      try {
+        if (isVersionedStorage(storage)) {
+          const read = await storage.getVersioned(this.#key);
+          stored = read.value;
+          this.#version = read.version;
+        } else {
+          stored = await storage.get(this.#key);
+        }
+      } catch (cause) {
+        throw new SessionStorageError("read", this.#key, cause);
+      }
+      const data = await this.#fromStored(stored);
+      this.data = data;
+      return data;
+    } catch (error) {
+      this.#unlock();
+      throw error;
+    }
+  }
+
+  async #fromStored(stored: unknown): Promise<object> {
+    if (stored === undefined || stored === null) return this.#fresh();
+    const record = decodeRecord(stored);
+    if (record.expiresAt !== undefined && record.expiresAt <= this.#runtime.clock()) {
+      return this.#fresh();
+    }
+    let data = record.data;
+    if (this.#runtime.migrate) {
+      const result = this.#runtime.migrate(record, this.#key);
+      data = result.data;
+      this.#mustSave = result.migrated;
+    }
+    if (typeof data !== "object" || data === null) {
+      if (!this.#runtime.resetInvalid) {
+        throw new SessionDataError(this.#key, data === null ? "null" : `a ${typeof data}`);
+      }
+      return this.#fresh();
+    }
+    return this.#adopt(data);
+  }
+
+  /** A session from `initial()`: saved only if handlers change it. */
+  async #fresh(): Promise<object> {
+    return this.#adopt(await this.#initial());
+  }
+
+  async #initial(): Promise<object> {
+    const value = await this.#runtime.initial(this.#ctx);
+    if (typeof value !== "object" || value === null) {
+      throw new TypeError(
+        `initial() of session "${this.#runtime.property}" returned ${
+          value === null ? "null" : `a ${typeof value}`
+        }: a session is an object, so that it can carry $clear() and be changed in place. ` +
+          `Wrap the value, e.g. initial: () => ({ value: 0 }).`,
+      );
+    }
+    // A copy, so that an initial() returning a shared constant cannot leak
+    // one user's changes into another user's session.
+    return cloneValue(value);
+  }
+
+  #adopt(data: object): object {
+    Object.defineProperty(data, "$clear", {
+      value: () => this.clear(),
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
+    this.#base = takeSnapshot(data);
+    return data;
+  }
+
+  /** Replaces the session (`ctx.session = value`); saved like any change. */
+  replace(value: unknown): void {
+    if (!this.data) throw new SessionError("The session is not loaded yet.", this.#key);
+    if (typeof value !== "object" || value === null) {
+      throw new TypeError(
+        `ctx.${this.#runtime.property} must be assigned an object (got ${
+          value === null ? "null" : typeof value
+        }). To delete the session, call ctx.${this.#runtime.property}.$clear().`,
+      );
+    }
+    this.data = value;
+    Object.defineProperty(value, "$clear", {
+      value: () => this.clear(),
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
+  }
+
+  /** `$clear()`: deletes the stored session and resets the object in place to `initial()`. */
+  async clear(): Promise<void> {
+    const data = this.data;
+    if (!data) return;
+    try {
+      await this.#runtime.storage.delete(this.#key);
+    } catch (cause) {
+      throw new SessionStorageError("delete", this.#key, cause);
+    }
+    if (this.#version !== undefined) this.#version = null;
+    this.#mustSave = false;
+    const initial = await this.#initial();
+    for (const key of Object.keys(data)) delete (data as Record<string, unknown>)[key];
+    Object.assign(data, initial);
+    this.#base = takeSnapshot(data);
+  }
+
+  /** After the handlers succeeded: saves the session if it changed, then unlocks. */
+  async commit(): Promise<void> {
+    if (!this.#loading) return;
+    try {
+      const data = await this.#loading.catch(() => undefined);
+      if (!data || !this.data || !this.#base) return;
+      if (this.#mustSave || hasChanged(this.#base, this.data)) await this.#save(this.data);
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  /** After a handler threw: saves nothing and unlocks. */
+  async abort(): Promise<void> {
+    if (!this.#loading) return;
+    await this.#loading.catch(() => undefined);
+    this.#unlock();
+  }
+
+  #unlock(): void {
+    this.#release?.();
+    this.#release = undefined;
+  }
+
+  #encode(data: object): unknown {
+    const { ttl, clock, dataVersion } = this.#runtime;
+    return encodeRecord({
+      data,
+      expiresAt: ttl === undefined ? undefined : clock() + ttl,
+      version: dataVersion,
+    });
+  }
+
+  async #save(data: object): Promise<void> {
+    const { storage, ttl } = this.#runtime;
+    const options: SetOptions | undefined = ttl === undefined ? undefined : { ttl };
+    try {
+      if (this.#version === undefined || !isVersionedStorage(storage)) {
+        await storage.set(this.#key, this.#encode(data), options);
+        return;
+      }
+      let version = this.#version;
+      for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
+        if (await storage.setIfVersion(this.#key, this.#encode(data), version, options)) return;
+        const fresh = await storage.getVersioned(this.#key);
+        version = fresh.version;
+        data = await this.#resolveConflict(data, fresh.value);
+      }
+    } catch (cause) {
+      if (cause instanceof SessionError) throw cause;
+      throw new SessionStorageError("write", this.#key, cause);
+    }
+    throw new SessionConflictError(
+      this.#key,
+      [],
+      `Gave up after ${MAX_MERGE_ATTEMPTS} attempts: the session is being written constantly.`,
+    );
+  }
+
+  /** What to write after another process saved `stored` over our base. */
+  async #resolveConflict(ours: object, stored: unknown): Promise<object> {
+    const policy = this.#runtime.onConflict;
+    if (policy === "overwrite") return ours;
+    if (policy === "error") throw new SessionConflictError(this.#key, []);
+    const theirs = await this.#theirData(stored);
+    const base = this.#base!;
+    const mine = changedFields(base, takeSnapshot(ours));
+    const their = changedFields(base, takeSnapshot(theirs));
+    const both = [...mine].filter((field) => their.has(field));
+    if (both.length) throw new SessionConflictError(this.#key, both);
+    const merged: Record<string, unknown> = { ...theirs };
+    const source = ours as Record<string, unknown>;
+    for (const field of mine) {
+      if (Object.hasOwn(source, field)) merged[field] = source[field];
+      else delete merged[field];
+    }
+    return merged;
+  }
+
+  /** The other process's session as data: a deleted or expired one is `initial()`. */
+  async #theirData(stored: unknown): Promise<object> {
+    if (stored === undefined || stored === null) return await this.#initial();
+    const record = decodeRecord(stored);
+    if (record.expiresAt !== undefined && record.expiresAt <= this.#runtime.clock()) {
+      return await this.#initial();
+    }
+    const data = this.#runtime.migrate?.(record, this.#key).data ?? record.data;
+    if (typeof data !== "object" || data === null) return await this.#initial();
+    return data;
+  }
+}

@@ -1,0 +1,88 @@
+import { cloneValue } from "../clone.ts";
+import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
+
+/**
+ * An in-memory {@linkcode Storage} for tests and throwaway bots. Data is lost
+ * when the process ends.
+ *
+ * Stored values are deep copies (with Deno KV's structured-clone rules), so a
+ * handler that keeps a reference to its session after the update cannot change
+ * what is stored. It supports compare-and-set and listing like Deno KV.
+ */
+export interface InMemoryStorage extends VersionedStorage, ListableStorage {}
+
+interface Entry {
+  value: unknown;
+  version: number;
+  expiresAt: number | undefined;
+}
+
+/**
+ * Creates an in-memory storage.
+ *
+ * @example
+ * ```ts
+ * import { Bot } from "gramio";
+ * import { inMemoryStorage, session } from "@gramio/session";
+ *
+ * const bot = new Bot("TOKEN").extend(
+ *   session({ storage: inMemoryStorage(), initial: () => ({ count: 0 }) }),
+ * );
+ * ```
+ *
+ * @param options.clock Milliseconds since the epoch, for `SetOptions.ttl`
+ * housekeeping; tests inject one. Defaults to `Date.now`.
+ */
+export function inMemoryStorage(
+  options: { clock?: () => number } = {},
+): InMemoryStorage {
+  const clock = options.clock ?? Date.now;
+  const entries = new Map<string, Entry>();
+  let versions = 0;
+
+  const live = (key: string): Entry | undefined => {
+    const entry = entries.get(key);
+    if (entry?.expiresAt !== undefined && entry.expiresAt <= clock()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+  const write = (key: string, value: unknown, options?: SetOptions): void => {
+    entries.set(key, {
+      value: cloneValue(value),
+      version: ++versions,
+      expiresAt: options?.ttl === undefined ? undefined : clock() + options.ttl,
+    });
+  };
+
+  return {
+    get: (key) => {
+      const entry = live(key);
+      return entry && cloneValue(entry.value);
+    },
+    set: (key, value, options) => write(key, value, options),
+    has: (key) => live(key) !== undefined,
+    delete: (key) => entries.delete(key),
+    getVersioned(key): Promise<VersionedValue> {
+      const entry = live(key);
+      return Promise.resolve(
+        entry
+          ? { value: cloneValue(entry.value), version: String(entry.version) }
+          : { value: undefined, version: null },
+      );
+    },
+    setIfVersion(key, value, version, options): Promise<boolean> {
+      const current = live(key);
+      const currentVersion = current ? String(current.version) : null;
+      if (currentVersion !== version) return Promise.resolve(false);
+      write(key, value, options);
+      return Promise.resolve(true);
+    },
+    async *keys(): AsyncIterable<string> {
+      for (const key of [...entries.keys()]) {
+        if (live(key)) yield key;
+      }
+    },
+  };
+}

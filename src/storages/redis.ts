@@ -1,0 +1,373 @@
+import { parse, stringify } from "devalue";
+import type {
+  ListableStorage,
+  SetOptions,
+  VersionedStorage,
+  VersionedValue,
+} from "../storage.ts";
+
+/**
+ * The part of an [ioredis](https://github.com/redis/ioredis) client (`Redis`)
+ * that {@linkcode redisStorage} uses: `call(command, ...args)`.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import type { IoRedisLike } from "@gramio/session/redis";
+ *
+ * const client: IoRedisLike = new Redis("redis://127.0.0.1:6379");
+ * ```
+ */
+export interface IoRedisLike {
+  /** Sends any command; ioredis resolves with the decoded reply. */
+  call(command: string, ...args: string[]): Promise<unknown>;
+}
+
+/**
+ * The part of a [node-redis](https://github.com/redis/node-redis) client
+ * (npm `redis` v4 and later, `createClient()`) that {@linkcode redisStorage}
+ * uses: `sendCommand([command, ...args])`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "redis";
+ * import type { NodeRedisLike } from "@gramio/session/redis";
+ *
+ * const client: NodeRedisLike = createClient({ url: "redis://127.0.0.1:6379" });
+ * ```
+ */
+export interface NodeRedisLike {
+  /** Sends any command, given as `[name, ...args]`. */
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+/**
+ * The part of Bun's built-in `RedisClient` (`Bun.redis`, `new RedisClient()`)
+ * that {@linkcode redisStorage} uses: `send(command, args)`.
+ *
+ * @example
+ * ```ts ignore
+ * import { RedisClient } from "bun";
+ * import type { BunRedisLike } from "@gramio/session/redis";
+ *
+ * const client: BunRedisLike = new RedisClient("redis://127.0.0.1:6379");
+ * ```
+ */
+export interface BunRedisLike {
+  /** Sends any command with its arguments. */
+  send(command: string, args: string[]): Promise<unknown>;
+}
+
+/**
+ * A Redis client {@linkcode redisStorage} accepts: ioredis, node-redis or
+ * Bun's `RedisClient`, matched by shape so none of them is a dependency.
+ * Clusters are not supported.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import type { RedisClientLike } from "@gramio/session/redis";
+ *
+ * const client: RedisClientLike = new Redis();
+ * ```
+ */
+export type RedisClientLike = IoRedisLike | NodeRedisLike | BunRedisLike;
+
+/**
+ * Options of {@linkcode redisStorage}.
+ *
+ * @example
+ * ```ts
+ * import type { RedisStorageOptions } from "@gramio/session/redis";
+ *
+ * const options: RedisStorageOptions = { prefix: "my-bot:session:" };
+ * ```
+ */
+export interface RedisStorageOptions {
+  /**
+   * Prepended to every session key to form the Redis key; `keys()` lists only
+   * keys under it. Pass `""` to read sessions written by
+   * `@gramio/storage-redis`, which used the bare session key.
+   *
+   * @default {"gramio-session:"}
+   */
+  prefix?: string;
+  /** The `COUNT` hint of each `SCAN` call in `keys()`. @default {100} */
+  scanCount?: number;
+}
+
+/**
+ * A Redis-backed session storage with compare-and-set and listing.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { type RedisStorage, redisStorage } from "@gramio/session/redis";
+ *
+ * const storage: RedisStorage = redisStorage(new Redis());
+ * ```
+ */
+export interface RedisStorage extends VersionedStorage, ListableStorage {
+  /** The stored value, or `undefined` when there is none. */
+  get(key: string): Promise<unknown>;
+  /** Stores `value`; `options.ttl` becomes `PX`. */
+  set(key: string, value: unknown, options?: SetOptions): Promise<void>;
+  /** Whether a value is stored under `key` (`EXISTS`). */
+  has(key: string): Promise<boolean>;
+  /** Removes the value; resolves `true` when there was one. */
+  delete(key: string): Promise<boolean>;
+}
+
+/*
+ * Stored format: MARKER + version + ":" + devalue.stringify(value). JSON text
+ * never starts with "d", so a value without the marker is a plain
+ * JSON.stringify() from @gramio/storage-redis and is read with JSON.parse.
+ * The version is a random token written with every value (no ABA: a value
+ * rewritten after a read never gets the version back). A legacy value has no
+ * token; its version is "sha1:" + the SHA-1 of the stored string, computed the
+ * same way here and in the Lua script.
+ */
+const MARKER = "dv1:";
+const DEFAULT_PREFIX = "gramio-session:";
+
+// KEYS[1]: key. ARGV: expected version ("" = must not exist), stored string,
+// PX milliseconds ("" = no expiry). Returns 1 when written, 0 on conflict.
+const SET_IF_VERSION = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then
+  if ARGV[1] ~= '' then return 0 end
+else
+  if ARGV[1] == '' then return 0 end
+  local version
+  if string.sub(cur, 1, 4) == '${MARKER}' then
+    local stop = string.find(cur, ':', 5, true)
+    if stop then version = string.sub(cur, 5, stop - 1) end
+  end
+  if not version then version = 'sha1:' .. redis.sha1hex(cur) end
+  if version ~= ARGV[1] then return 0 end
+end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+`;
+
+type Command = (args: string[]) => Promise<unknown>;
+
+function commandOf(client: RedisClientLike): Command {
+  // ioredis also has a `sendCommand`, taking a Command object: check `call` first.
+  if (typeof (client as Partial<IoRedisLike>).call === "function") {
+    const io = client as IoRedisLike;
+    return (args) => io.call(args[0], ...args.slice(1));
+  }
+  if (typeof (client as Partial<NodeRedisLike>).sendCommand === "function") {
+    const node = client as NodeRedisLike;
+    return (args) => node.sendCommand(args);
+  }
+  if (typeof (client as Partial<BunRedisLike>).send === "function") {
+    const bun = client as BunRedisLike;
+    return (args) => bun.send(args[0], args.slice(1));
+  }
+  throw new TypeError(
+    "redisStorage: expected an ioredis, node-redis or Bun RedisClient client",
+  );
+}
+
+function text(reply: unknown): string | null {
+  if (reply === null || reply === undefined) return null;
+  if (typeof reply === "string") return reply;
+  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
+  return String(reply);
+}
+
+function hex(bytes: ArrayBuffer): string {
+  return Array.from(
+    new Uint8Array(bytes),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+async function sha1(data: string): Promise<string> {
+  return hex(
+    await crypto.subtle.digest("SHA-1", new TextEncoder().encode(data)),
+  );
+}
+
+function newVersion(): string {
+  return hex(crypto.getRandomValues(new Uint8Array(8)).buffer);
+}
+
+/** Where the devalue payload starts, or -1 for a legacy JSON value. */
+function payloadStart(raw: string): number {
+  if (!raw.startsWith(MARKER)) return -1;
+  const stop = raw.indexOf(":", MARKER.length);
+  return stop === -1 ? -1 : stop + 1;
+}
+
+function decode(raw: string): unknown {
+  const start = payloadStart(raw);
+  return start === -1 ? JSON.parse(raw) : parse(raw.slice(start));
+}
+
+async function versionOf(raw: string): Promise<string> {
+  const start = payloadStart(raw);
+  return start === -1
+    ? `sha1:${await sha1(raw)}`
+    : raw.slice(MARKER.length, start - 1);
+}
+
+function encode(key: string, value: unknown, version: string): string {
+  try {
+    return MARKER + version + ":" + stringify(value);
+  } catch (error) {
+    throw new TypeError(
+      `redisStorage: cannot store the session "${key}": ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+function px(options: SetOptions | undefined): string | undefined {
+  const ttl = options?.ttl;
+  if (ttl === undefined || !Number.isFinite(ttl)) return undefined;
+  // PX must be a positive integer; a ttl <= 0 means "already expired".
+  return String(Math.max(1, Math.ceil(ttl)));
+}
+
+function globEscape(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+let scriptSha: Promise<string> | undefined;
+
+/**
+ * Creates a session storage on a Redis client you own (connect it first when
+ * it is node-redis; close it yourself).
+ *
+ * Values are serialized with [devalue](https://github.com/sveltejs/devalue),
+ * so `Date`, `Map`, `Set`, `BigInt`, `undefined`, `RegExp`, typed arrays and
+ * repeated or cyclic references survive, like in Deno KV. Class instances and
+ * functions are refused with a `TypeError` when saving. Plain JSON written by
+ * `@gramio/storage-redis` is still read (pass `prefix: ""` for its keys).
+ *
+ * `setIfVersion` is an atomic Lua compare-and-set, so several bot processes
+ * sharing one Redis do not overwrite each other's sessions. `keys()` walks
+ * `SCAN MATCH <prefix>*` and yields each key once, without the prefix.
+ * Do not also set ioredis' `keyPrefix`: use `prefix` instead.
+ *
+ * @example With ioredis
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { Bot } from "gramio";
+ * import { session } from "@gramio/session";
+ * import { redisStorage } from "@gramio/session/redis";
+ *
+ * const bot = new Bot("TOKEN").extend(
+ *   session({
+ *     storage: redisStorage(new Redis("redis://127.0.0.1:6379")),
+ *     initial: () => ({ count: 0 }),
+ *   }),
+ * );
+ * ```
+ *
+ * @example With node-redis and a prefix
+ * ```ts
+ * import { createClient } from "redis";
+ * import { redisStorage } from "@gramio/session/redis";
+ *
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
+ * const storage = redisStorage(client, { prefix: "my-bot:session:" });
+ * ```
+ *
+ * @example With Bun's built-in client
+ * ```ts ignore
+ * import { redisStorage } from "@gramio/session/redis";
+ *
+ * const storage = redisStorage(Bun.redis);
+ * ```
+ */
+export function redisStorage(
+  client: RedisClientLike,
+  options: RedisStorageOptions = {},
+): RedisStorage {
+  const command = commandOf(client);
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const scanCount = String(options.scanCount ?? 100);
+  const match = globEscape(prefix) + "*";
+
+  const read = async (key: string): Promise<string | null> =>
+    text(await command(["GET", prefix + key]));
+
+  const evalScript = async (args: string[]): Promise<unknown> => {
+    scriptSha ??= sha1(SET_IF_VERSION);
+    try {
+      return await command(["EVALSHA", await scriptSha, ...args]);
+    } catch (error) {
+      if (!String((error as Error)?.message ?? error).includes("NOSCRIPT")) {
+        throw error;
+      }
+      // Not cached on this server yet (restart, SCRIPT FLUSH): EVAL loads it.
+      return await command(["EVAL", SET_IF_VERSION, ...args]);
+    }
+  };
+
+  return {
+    async get(key) {
+      const raw = await read(key);
+      return raw === null ? undefined : decode(raw);
+    },
+    async set(key, value, setOptions) {
+      const args = ["SET", prefix + key, encode(key, value, newVersion())];
+      const ms = px(setOptions);
+      if (ms !== undefined) args.push("PX", ms);
+      await command(args);
+    },
+    async has(key) {
+      return Number(await command(["EXISTS", prefix + key])) > 0;
+    },
+    async delete(key) {
+      return Number(await command(["DEL", prefix + key])) > 0;
+    },
+    async getVersioned(key): Promise<VersionedValue> {
+      const raw = await read(key);
+      if (raw === null) return { value: undefined, version: null };
+      return { value: decode(raw), version: await versionOf(raw) };
+    },
+    async setIfVersion(key, value, version, setOptions): Promise<boolean> {
+      const written = await evalScript([
+        "1",
+        prefix + key,
+        version ?? "",
+        encode(key, value, newVersion()),
+        px(setOptions) ?? "",
+      ]);
+      return Number(written) === 1;
+    },
+    async *keys(): AsyncIterable<string> {
+      // SCAN may return a key twice (rehashing): remember what was yielded.
+      const seen = new Set<string>();
+      let cursor = "0";
+      do {
+        const reply = await command([
+          "SCAN",
+          cursor,
+          "MATCH",
+          match,
+          "COUNT",
+          scanCount,
+        ]) as [unknown, unknown[]];
+        cursor = text(reply[0]) ?? "0";
+        for (const item of reply[1]) {
+          const key = text(item)?.slice(prefix.length);
+          if (key === undefined || seen.has(key)) continue;
+          seen.add(key);
+          yield key;
+        }
+      } while (cursor !== "0");
+    },
+  };
+}

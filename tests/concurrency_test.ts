@@ -1,0 +1,116 @@
+import { setImmediate } from "node:timers";
+import assert from "node:assert/strict";
+import { inMemoryStorage, session } from "../mod.ts";
+import { countingStorage, errorsOf, gate, testBot, totals, updates } from "./support/bot.ts";
+
+/** Yields to every other update that is ready to run (a macrotask turn). */
+const tick = () => new Promise<void>((resolve) => queueMicrotask(() => setImmediate(resolve)));
+
+for (const lazy of [false, true]) {
+  Deno.test(`${lazy ? "lazy" : "eager"}: 1000 concurrent read-await-write updates of one user lose nothing`, async () => {
+    const storage = inMemoryStorage();
+    const bot = testBot()
+      .extend(session({ storage, lazy, initial: () => ({ count: 0 }) }))
+      .on("message", async (context) => {
+        const s = await context.session;
+        const n = s.count;
+        await tick(); // another update of this user would run here without the lock
+        s.count = n + 1;
+      });
+    await Promise.all(Array.from({ length: 1000 }, () => bot.updates.handleUpdate(updates.message(1))));
+    assert.deepEqual(errorsOf(bot), []);
+    assert.deepEqual(await storage.get("1"), { count: 1000 });
+  });
+}
+
+Deno.test("updates of one user run their session part in arrival order", async () => {
+  const storage = inMemoryStorage();
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ seen: [] as string[] }) }))
+    .on("message", async (context) => {
+      await tick();
+      context.session.seen.push(context.text!);
+    });
+  const texts = Array.from({ length: 20 }, (_, i) => `m${i}`);
+  await Promise.all(texts.map((text) => bot.updates.handleUpdate(updates.message(2, text))));
+  assert.deepEqual((await storage.get("2") as { seen: string[] }).seen, texts);
+});
+
+Deno.test("different users are not serialized against each other", async () => {
+  const users = 40;
+  const barrier = gate();
+  let entered = 0;
+  const bot = testBot()
+    .extend(session({ storage: inMemoryStorage(), initial: () => ({ count: 0 }) }))
+    .on("message", async (context) => {
+      context.session.count++;
+      // Every handler waits until all 40 are inside at once: with a global
+      // lock only one would ever get here and the test would time out.
+      if (++entered === users) barrier.open();
+      await barrier.promise;
+    });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`only ${entered} of ${users} handlers ran at once`)), 5000);
+  });
+  try {
+    await Promise.race([
+      Promise.all(Array.from({ length: users }, (_, i) => bot.updates.handleUpdate(updates.message(100 + i)))),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.equal(entered, users);
+});
+
+Deno.test("lazy sessions that are never touched take no lock and make no storage call", async () => {
+  const storage = countingStorage(inMemoryStorage());
+  const holding = gate();
+  const bot = testBot()
+    .extend(session({ storage, lazy: true, initial: () => ({ count: 0 }) }))
+    .command("hold", async (context) => {
+      (await context.session).count++;
+      await holding.promise;
+    })
+    .on("message", () => {});
+  const held = bot.updates.handleUpdate(
+    updates.message(3, "/hold", 3, { entities: [{ type: "bot_command", offset: 0, length: 5 }] }),
+  );
+  await tick();
+  // The same user, while /hold keeps the session locked: untouched lazy
+  // updates finish at once instead of queueing behind it.
+  for (let i = 0; i < 3; i++) await bot.updates.handleUpdate(updates.message(3, "plain"));
+  assert.deepEqual(totals(storage.calls), { reads: 1, writes: 0, deletes: 0 });
+  holding.open();
+  await held;
+  assert.deepEqual(await storage.get("3"), { count: 1 });
+});
+
+Deno.test("bot.stop() waits for sessions being saved", async () => {
+  const inner = inMemoryStorage();
+  const writing = gate();
+  let written = false;
+  const slow = {
+    ...inner,
+    set: async (key: string, value: unknown) => {
+      await writing.promise;
+      await inner.set(key, value);
+      written = true;
+    },
+  };
+  const storage = { get: slow.get, set: slow.set, has: slow.has, delete: slow.delete };
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => {
+      context.session.count++;
+    });
+  const update = bot.updates.handleUpdate(updates.message(4));
+  await tick();
+  const stopped = bot.stop().then(() => written);
+  await tick();
+  assert.equal(written, false);
+  writing.open();
+  assert.equal(await stopped, true, "stop() resolved only after the save finished");
+  await update;
+});

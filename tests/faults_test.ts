@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import {
+  inMemoryStorage,
+  session,
+  SessionConflictError,
+  SessionDataError,
+  SessionStorageError,
+  type Storage,
+  type VersionedStorage,
+} from "../mod.ts";
+import { countingStorage, errorsOf, gate, testBot, totals, updates } from "./support/bot.ts";
+
+/** Fault injection: a real storage whose chosen method throws. */
+function failing(inner: Storage, method: "get" | "set" | "delete"): Storage {
+  const storage: Storage = {
+    get: (key) => inner.get(key),
+    set: (key, value, options) => inner.set(key, value, options),
+    has: (key) => inner.has(key),
+    delete: (key) => inner.delete(key),
+  };
+  storage[method] = () => Promise.reject(new Error(`${method} is down`));
+  return storage;
+}
+
+Deno.test("a failing read: handlers never run on a blank session and nothing is written", async () => {
+  const inner = countingStorage(inMemoryStorage());
+  await inner.set("1", { count: 41 });
+  inner.calls.set = 0;
+  let ran = false;
+  const bot = testBot()
+    .extend(session({ storage: failing(inner, "get"), initial: () => ({ count: 0 }) }))
+    .on("message", (context) => {
+      ran = true;
+      context.session.count++;
+    });
+  await bot.updates.handleUpdate(updates.message(1));
+  assert.equal(ran, false);
+  assert.equal(totals(inner.calls).writes, 0);
+  assert.deepEqual(await inner.get("1"), { count: 41 });
+  const [error] = errorsOf(bot);
+  assert.ok(error instanceof SessionStorageError);
+  assert.equal(error.sessionKey, "1");
+  assert.equal(error.operation, "read");
+  assert.match(error.message, /get is down/);
+});
+
+Deno.test("a failing read in lazy mode rejects the awaited session inside the handler", async () => {
+  const bot = testBot()
+    .extend(session({ storage: failing(inMemoryStorage(), "get"), lazy: true, initial: () => ({ count: 0 }) }))
+    .on("message", async (context) => {
+      (await context.session).count++;
+    });
+  await bot.updates.handleUpdate(updates.message(2));
+  assert.ok(errorsOf(bot)[0] instanceof SessionStorageError);
+});
+
+Deno.test("a failing write is reported, not swallowed", async () => {
+  const bot = testBot()
+    .extend(session({ storage: failing(inMemoryStorage(), "set"), initial: () => ({ count: 0 }) }))
+    .on("message", (context) => {
+      context.session.count++;
+    });
+  await bot.updates.handleUpdate(updates.message(3));
+  const [error] = errorsOf(bot);
+  assert.ok(error instanceof SessionStorageError);
+  assert.equal(error.operation, "write");
+  // The lock is free again.
+  await bot.updates.handleUpdate(updates.message(3));
+  assert.equal(errorsOf(bot).length, 2);
+});
+
+Deno.test("a stored value that is not an object is an error and is left as it is", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("4", 12345);
+  let ran = false;
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ count: 0 }) }))
+    .on("message", () => {
+      ran = true;
+    });
+  await bot.updates.handleUpdate(updates.message(4));
+  assert.equal(ran, false);
+  assert.ok(errorsOf(bot)[0] instanceof SessionDataError);
+  assert.match((errorsOf(bot)[0] as Error).message, /onInvalidData: "reset"/);
+  assert.equal(await storage.get("4"), 12345);
+});
+
+Deno.test("onInvalidData: reset starts such sessions from initial()", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("5", "garbage");
+  const bot = testBot()
+    .extend(session({ storage, onInvalidData: "reset", initial: () => ({ count: 0 }) }))
+    .on("message", (context) => {
+      context.session.count++;
+    });
+  await bot.updates.handleUpdate(updates.message(5));
+  assert.deepEqual(errorsOf(bot), []);
+  assert.deepEqual(await storage.get("5"), { count: 1 });
+});
+
+/**
+ * A second bot instance: its own handle on the same stored data (a separate
+ * object, so a separate lock table, as in another process).
+ */
+function secondHandle(storage: VersionedStorage): VersionedStorage {
+  return {
+    get: (key) => storage.get(key),
+    set: (key, value, options) => storage.set(key, value, options),
+    has: (key) => storage.has(key),
+    delete: (key) => storage.delete(key),
+    getVersioned: (key) => storage.getVersioned(key),
+    setIfVersion: (key, value, version, options) => storage.setIfVersion(key, value, version, options),
+  };
+}
+
+/** Runs update A on instance 1 up to a gate, a full update on instance 2, then lets A finish. */
+async function interleave(
+  onConflict: "merge" | "error" | "overwrite" | undefined,
+  first: (s: { a: number; b: number }) => void,
+  second: (s: { a: number; b: number }) => void,
+) {
+  const shared = inMemoryStorage();
+  await shared.set("7", { a: 0, b: 0 });
+  const paused = gate();
+  const one = testBot()
+    .extend(session({ storage: shared, onConflict, initial: () => ({ a: 0, b: 0 }) }))
+    .on("message", async (context) => {
+      first(context.session);
+      await paused.promise;
+    });
+  const two = testBot()
+    .extend(session({ storage: secondHandle(shared), onConflict, initial: () => ({ a: 0, b: 0 }) }))
+    .on("message", (context) => second(context.session));
+  const running = one.updates.handleUpdate(updates.message(7));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await two.updates.handleUpdate(updates.message(7));
+  paused.open();
+  await running;
+  return { stored: await shared.get("7"), errors: [...errorsOf(one), ...errorsOf(two)] };
+}
+
+Deno.test("cross-instance conflict on different fields merges both changes", async () => {
+  const { stored, errors } = await interleave(undefined, (s) => s.a++, (s) => s.b++);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(stored, { a: 1, b: 1 });
+});
+
+Deno.test("cross-instance conflict on the same field is reported, never silently lost", async () => {
+  const { stored, errors } = await interleave(undefined, (s) => s.a += 10, (s) => s.a += 1);
+  assert.deepEqual(stored, { a: 1, b: 0 }, "the write that landed first is kept");
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof SessionConflictError);
+  assert.deepEqual((errors[0] as SessionConflictError).fields, ["a"]);
+});
+
+Deno.test("onConflict: error reports even disjoint changes; overwrite keeps last write", async () => {
+  const strict = await interleave("error", (s) => s.a++, (s) => s.b++);
+  assert.ok(strict.errors[0] instanceof SessionConflictError);
+  assert.deepEqual(strict.stored, { a: 0, b: 1 });
+  const lastWins = await interleave("overwrite", (s) => s.a += 10, (s) => s.a += 1);
+  assert.deepEqual(lastWins.errors, []);
+  assert.deepEqual(lastWins.stored, { a: 10, b: 0 });
+});
