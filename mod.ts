@@ -19,13 +19,9 @@
  * @module
  */
 
-export {
-  session,
-  type Session,
-  type SessionOptions,
-  type SessionPlugin,
-  type SessionValue,
-} from "./src/plugin.ts";
+export { session, type SessionPlugin } from "./src/plugin.ts";
+export { type SessionStore, sessionStore } from "./src/store.ts";
+export type { Session, SessionOptions, SessionValue } from "./src/options.ts";
 export {
   perBusinessConnection,
   perChat,

@@ -16,7 +16,7 @@ import type { MigrationResult } from "./session_state.ts";
  */
 export type Migration = {
   // Method syntax keeps annotated parameters (`(old: OldShape) => ...`) assignable.
-  bivariant(data: Record<string, unknown>): object;
+  bivariant(data: object): object;
 }["bivariant"];
 
 /**
@@ -79,7 +79,7 @@ export function createMigrator(migrations: Migrations): Migrator {
       for (const step of steps) {
         if (step.version <= from) continue;
         try {
-          data = step.run(data as Record<string, unknown>);
+          data = step.run(data as object);
         } catch (cause) {
           throw new SessionError(
             `Session "${sessionKey}": migration ${step.version} failed: ${

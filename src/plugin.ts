@@ -7,80 +7,10 @@
 
 import { contextsMappings, type DeriveDefinitions, Plugin } from "gramio";
 import { SessionError } from "./errors.ts";
-import { perUser, type SessionContext, type SessionKeyResolver } from "./keys.ts";
-import { lockFor } from "./lock.ts";
-import { createMigrator, type Migrations } from "./migrations.ts";
-import { type ConflictPolicy, type SessionRuntime, SessionState } from "./session_state.ts";
-import type { Storage } from "./storage.ts";
-import { defaultStorage } from "./storages/default.ts";
-
-/** A session object: the data plus `$clear()`, which is never stored. */
-export type Session<Data> = Data & {
-  /** Deletes the stored session; the object reads as `initial()` again, and later changes are saved. */
-  $clear(): Promise<void>;
-};
-
-/** What `ctx[key]` is: the session, or in lazy mode a Promise of it. */
-export type SessionValue<Data, Lazy extends boolean> = Lazy extends true
-  ? Promise<Session<Data>>
-  : Session<Data>;
-
-/** The options of {@linkcode session}. */
-export interface SessionOptions<
-  Data extends object,
-  Key extends string = "session",
-  Lazy extends boolean = false,
-> {
-  /** The context property that holds the session. Default `"session"`. */
-  key?: Key;
-  /**
-   * The session of a user who has none yet (or whose session was cleared or
-   * expired). Sync or async. A new session is stored only once a handler
-   * changes it. Default: `{}`.
-   */
-  initial?: (ctx: SessionContext) => Data | Promise<Data>;
-  /**
-   * Where sessions live. Default: Deno KV (`Deno.openKv()`) where it exists,
-   * otherwise in memory, with a warning.
-   */
-  storage?: Storage;
-  /**
-   * Which updates share a session. Default: {@linkcode perUser}, the sender's
-   * id. Return `undefined` for "no session" (then `ctx[key]` throws if
-   * touched). See also `perChat`, `perUserInChat`, `perTopic`,
-   * `perBusinessConnection`.
-   */
-  getSessionKey?: SessionKeyResolver;
-  /**
-   * Load the session only when a handler awaits `ctx[key]`. An update that
-   * never touches it makes no storage call and takes no lock.
-   */
-  lazy?: Lazy;
-  /**
-   * Milliseconds after the last save at which a session reads as absent
-   * (`initial()` again). Enforced on read for every storage; storages that
-   * can also drop expired data (Deno KV, Redis) are told to.
-   */
-  ttl?: number;
-  /**
-   * When another process saved the same session during this update (storages
-   * with compare-and-set only). `"merge"` (default): keep both when they
-   * changed different top-level fields, else raise `SessionConflictError`.
-   * `"error"`: always raise. `"overwrite"`: last write wins.
-   */
-  onConflict?: ConflictPolicy;
-  /**
-   * A stored value that is not an object: `"error"` (default) raises
-   * `SessionDataError` and leaves it; `"reset"` treats it as absent.
-   */
-  onInvalidData?: "error" | "reset";
-  /**
-   * Upgrades of stored data, by version number. See {@linkcode Migrations}.
-   */
-  migrations?: Migrations;
-  /** The clock for `ttl`, in milliseconds since the epoch. Default `Date.now`; tests inject one. */
-  clock?: () => number;
-}
+import { log } from "./log.ts";
+import { perUser, type SessionContext } from "./keys.ts";
+import { createRuntime, type SessionOptions, type SessionValue } from "./options.ts";
+import { SessionState } from "./session_state.ts";
 
 /** The GramIO plugin `session()` returns: it adds `ctx[Key]` to every update. */
 export type SessionPlugin<Key extends string, Value> = Plugin<
@@ -127,20 +57,7 @@ export function session<
 ): SessionPlugin<Key, SessionValue<Data, Lazy>> {
   const property: string = options.key ?? "session";
   assertFreeProperty(property);
-  const storage = options.storage ?? defaultStorage();
-  const migrator = options.migrations ? createMigrator(options.migrations) : undefined;
-  const runtime: SessionRuntime = {
-    property,
-    storage,
-    lock: lockFor(storage),
-    initial: (options.initial ?? (() => ({}))) as (ctx: object) => unknown,
-    ttl: validTtl(options.ttl),
-    clock: options.clock ?? Date.now,
-    onConflict: options.onConflict ?? "merge",
-    resetInvalid: options.onInvalidData === "reset",
-    migrate: migrator?.migrate,
-    dataVersion: migrator?.version,
-  };
+  const runtime = createRuntime(options);
   const getSessionKey = options.getSessionKey ?? perUser;
   const lazy = options.lazy === true;
   const saving = new Set<Promise<void>>();
@@ -180,9 +97,11 @@ export function session<
     const resolved = getSessionKey(ctx);
     const sessionKey = normalizeKey(resolved instanceof Promise ? await resolved : resolved);
     if (sessionKey === undefined) {
+      if (log.enabled) log("%s no key for this %s update: no session", property, updateTypeOf(ctx));
       Object.defineProperty(ctx, property, noSessionAccessor(property, ctx));
       return next();
     }
+    if (log.enabled) log("%s key=%s %s update", property, sessionKey, updateTypeOf(ctx));
 
     const state = new SessionState(runtime, sessionKey, ctx);
     stateOf.set(ctx, state);
@@ -194,7 +113,10 @@ export function session<
       await state.abort();
       throw error;
     }
-    if (!state.touched) return;
+    if (!state.touched) {
+      if (log.enabled) log("%s key=%s skip (lazy, untouched)", property, sessionKey);
+      return;
+    }
     const saved = state.commit();
     saving.add(saved);
     try {
@@ -216,14 +138,6 @@ function normalizeKey(key: unknown): string | undefined {
   if (typeof key === "number") return Number.isFinite(key) ? String(key) : undefined;
   if (typeof key === "string" && key !== "") return key;
   return undefined;
-}
-
-function validTtl(ttl: number | undefined): number | undefined {
-  if (ttl === undefined) return undefined;
-  if (!(ttl > 0) || !Number.isFinite(ttl)) {
-    throw new RangeError(`session({ ttl }): ttl is in milliseconds and must be a positive number, got ${ttl}.`);
-  }
-  return ttl;
 }
 
 /** Refuses a key that GramIO contexts already use (`chat`, `from`, `send`...). */

@@ -14,6 +14,8 @@ import {
 } from "./errors.ts";
 import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./fingerprint.ts";
 import type { KeyedLock, Release } from "./lock.ts";
+import { log, since } from "./log.ts";
+import { serialize } from "node:v8";
 import { decodeRecord, encodeRecord, type SessionRecord } from "./record.ts";
 import { isVersionedStorage, type SetOptions, type Storage } from "./storage.ts";
 
@@ -56,6 +58,7 @@ export class SessionState {
   /** Storage version the data was read at: `undefined` without compare-and-set, `null` when absent. */
   #version: string | null | undefined;
   #mustSave = false;
+  #existed = false;
   #release: Release | undefined;
   readonly #runtime: SessionRuntime;
   readonly #key: string;
@@ -70,6 +73,11 @@ export class SessionState {
   /** The storage key. */
   get key(): string {
     return this.#key;
+  }
+
+  /** Whether the loaded session came from storage (not `initial()`). */
+  get existed(): boolean {
+    return this.#existed;
   }
 
   /** Whether the session was asked for (always in eager mode). */
@@ -96,7 +104,13 @@ export class SessionState {
     heldByUpdate.set(this.#ctx, held);
 
     const acquired = lock.acquire(this.#key);
-    this.#release = typeof acquired === "function" ? acquired : await acquired;
+    if (typeof acquired === "function") this.#release = acquired;
+    else {
+      const waitStart = performance.now();
+      this.#release = await acquired;
+      if (log.enabled) this.#log("waited %sms for an earlier update of this key", since(waitStart));
+    }
+    const start = log.enabled ? performance.now() : 0;
     try {
       let stored: unknown;
       try {
@@ -112,6 +126,9 @@ export class SessionState {
       }
       const data = await this.#fromStored(stored);
       this.data = data;
+      if (log.enabled) {
+        this.#log("load %s %s %sms", storageName(storage), this.#existed ? "hit" : "miss", since(start));
+      }
       return data;
     } catch (error) {
       this.#unlock();
@@ -123,6 +140,7 @@ export class SessionState {
     if (stored === undefined || stored === null) return this.#fresh();
     const record = decodeRecord(stored);
     if (record.expiresAt !== undefined && record.expiresAt <= this.#runtime.clock()) {
+      if (log.enabled) this.#log("expire (saved ttl ran out)");
       return this.#fresh();
     }
     let data = record.data;
@@ -130,6 +148,9 @@ export class SessionState {
       const result = this.#runtime.migrate(record, this.#key);
       data = result.data;
       this.#mustSave = result.migrated;
+      if (result.migrated && log.enabled) {
+        this.#log("migrate %s -> %s", record.version ?? 0, this.#runtime.dataVersion);
+      }
     }
     if (typeof data !== "object" || data === null) {
       if (!this.#runtime.resetInvalid) {
@@ -137,6 +158,7 @@ export class SessionState {
       }
       return this.#fresh();
     }
+    this.#existed = true;
     return this.#adopt(data);
   }
 
@@ -201,6 +223,8 @@ export class SessionState {
     }
     if (this.#version !== undefined) this.#version = null;
     this.#mustSave = false;
+    this.#existed = false;
+    if (log.enabled) this.#log("clear");
     const initial = await this.#initial();
     for (const key of Object.keys(data)) delete (data as Record<string, unknown>)[key];
     Object.assign(data, initial);
@@ -214,6 +238,7 @@ export class SessionState {
       const data = await this.#loading.catch(() => undefined);
       if (!data || !this.data || !this.#base) return;
       if (this.#mustSave || hasChanged(this.#base, this.data)) await this.#save(this.data);
+      else if (log.enabled) this.#log("skip save (unchanged)");
     } finally {
       this.#unlock();
     }
@@ -243,14 +268,29 @@ export class SessionState {
   async #save(data: object): Promise<void> {
     const { storage, ttl } = this.#runtime;
     const options: SetOptions | undefined = ttl === undefined ? undefined : { ttl };
+    const start = log.enabled ? performance.now() : 0;
+    const saved = (attempt: number) => {
+      if (log.enabled) {
+        this.#log(
+          "save %s %d bytes %sms%s",
+          storageName(storage),
+          byteSize(data),
+          since(start),
+          attempt ? ` after ${attempt} conflict(s)` : "",
+        );
+      }
+    };
     try {
       if (this.#version === undefined || !isVersionedStorage(storage)) {
         await storage.set(this.#key, this.#encode(data), options);
-        return;
+        return saved(0);
       }
       let version = this.#version;
       for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-        if (await storage.setIfVersion(this.#key, this.#encode(data), version, options)) return;
+        if (await storage.setIfVersion(this.#key, this.#encode(data), version, options)) {
+          return saved(attempt);
+        }
+        if (log.enabled) this.#log("conflict: another instance saved this session; re-reading (%s)", this.#runtime.onConflict);
         const fresh = await storage.getVersioned(this.#key);
         version = fresh.version;
         data = await this.#resolveConflict(data, fresh.value);
@@ -264,6 +304,10 @@ export class SessionState {
       [],
       `Gave up after ${MAX_MERGE_ATTEMPTS} attempts: the session is being written constantly.`,
     );
+  }
+
+  #log(format: string, ...args: unknown[]): void {
+    log(`%s key=%s ${format}`, this.#runtime.property, this.#key, ...args);
   }
 
   /** What to write after another process saved `stored` over our base. */
@@ -296,5 +340,18 @@ export class SessionState {
     const data = this.#runtime.migrate?.(record, this.#key).data ?? record.data;
     if (typeof data !== "object" || data === null) return await this.#initial();
     return data;
+  }
+}
+
+function storageName(storage: Storage): string {
+  return storage.name ?? "storage";
+}
+
+/** The session's size for logs; never fails the save it describes. */
+function byteSize(data: object): number | string {
+  try {
+    return serialize(data).byteLength;
+  } catch {
+    return "?";
   }
 }

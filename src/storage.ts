@@ -40,6 +40,8 @@ export interface SetOptions {
  * ```
  */
 export interface Storage<Value = unknown> {
+  /** A short name for debug logs (`"deno-kv"`, `"redis"`, `"memory"`). */
+  readonly name?: string;
   /** The stored value, or `undefined` when there is none. */
   get(key: string): MaybePromise<Value | undefined | null>;
   /** Stores `value` under `key`, replacing what was there. */

@@ -57,6 +57,7 @@ export function inMemoryStorage(
   };
 
   return {
+    name: "memory",
     get: (key) => {
       const entry = live(key);
       return entry && cloneValue(entry.value);

@@ -1,0 +1,24 @@
+/**
+ * Debug logs under `DEBUG=gramio:session`, with the `debug` package GramIO
+ * itself logs with. Off by default; each call site checks `log.enabled` first,
+ * so a disabled log costs one property read. Logs name session keys and
+ * sizes, never session contents.
+ *
+ * @module
+ */
+
+import createDebug from "debug";
+
+/** A `debug` logger: call it with a printf-style format. */
+export interface Logger {
+  (format: string, ...args: unknown[]): void;
+  readonly enabled: boolean;
+}
+
+/** The `gramio:session` logger. */
+export const log: Logger = createDebug("gramio:session") as Logger;
+
+/** Milliseconds since `start` (from `performance.now()`), rounded for logs. */
+export function since(start: number): string {
+  return (performance.now() - start).toFixed(2);
+}

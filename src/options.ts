@@ -1,0 +1,120 @@
+/**
+ * The options shared by the `session()` plugin and the sessions API outside
+ * updates (`sessionStore()`), and their validation into one runtime.
+ *
+ * @module
+ */
+
+import type { SessionContext, SessionKeyResolver } from "./keys.ts";
+import { lockFor } from "./lock.ts";
+import { createMigrator, type Migrations } from "./migrations.ts";
+import type { ConflictPolicy, SessionRuntime } from "./session_state.ts";
+import type { Storage } from "./storage.ts";
+import { defaultStorage } from "./storages/default.ts";
+
+/** A session object: the data plus `$clear()`, which is never stored. */
+export type Session<Data> = Data & {
+  /** Deletes the stored session; the object reads as `initial()` again, and later changes are saved. */
+  $clear(): Promise<void>;
+};
+
+/** What `ctx[key]` is: the session, or in lazy mode a Promise of it. */
+export type SessionValue<Data, Lazy extends boolean> = Lazy extends true
+  ? Promise<Session<Data>>
+  : Session<Data>;
+
+/** The options of {@linkcode session}. */
+export interface SessionOptions<
+  Data extends object,
+  Key extends string = "session",
+  Lazy extends boolean = false,
+> {
+  /** The context property that holds the session. Default `"session"`. */
+  key?: Key;
+  /**
+   * The session of a user who has none yet (or whose session was cleared or
+   * expired). Sync or async. A new session is stored only once a handler
+   * changes it. Default: `{}`.
+   */
+  initial?: (ctx: SessionContext) => Data | Promise<Data>;
+  /**
+   * Where sessions live. Default: Deno KV (`Deno.openKv()`) where it exists,
+   * otherwise in memory, with a warning.
+   */
+  storage?: Storage;
+  /**
+   * Which updates share a session. Default: {@linkcode perUser}, the sender's
+   * id. Return `undefined` for "no session" (then `ctx[key]` throws if
+   * touched). See also `perChat`, `perUserInChat`, `perTopic`,
+   * `perBusinessConnection`.
+   */
+  getSessionKey?: SessionKeyResolver;
+  /**
+   * Load the session only when a handler awaits `ctx[key]`. An update that
+   * never touches it makes no storage call and takes no lock.
+   */
+  lazy?: Lazy;
+  /**
+   * Milliseconds after the last save at which a session reads as absent
+   * (`initial()` again). Enforced on read for every storage; storages that
+   * can also drop expired data (Deno KV, Redis) are told to.
+   */
+  ttl?: number;
+  /**
+   * When another process saved the same session during this update (storages
+   * with compare-and-set only). `"merge"` (default): keep both when they
+   * changed different top-level fields, else raise `SessionConflictError`.
+   * `"error"`: always raise. `"overwrite"`: last write wins.
+   */
+  onConflict?: ConflictPolicy;
+  /**
+   * A stored value that is not an object: `"error"` (default) raises
+   * `SessionDataError` and leaves it; `"reset"` treats it as absent.
+   */
+  onInvalidData?: "error" | "reset";
+  /**
+   * Upgrades of stored data, by version number. See {@linkcode Migrations}.
+   */
+  migrations?: Migrations;
+  /** The clock for `ttl`, in milliseconds since the epoch. Default `Date.now`; tests inject one. */
+  clock?: () => number;
+}
+
+/** Validates options once and builds what every update of the session shares. */
+export function createRuntime<Data extends object>(
+  options: SessionOptions<Data, string, boolean>,
+): SessionRuntime {
+  const property = options.key ?? "session";
+  const storage = options.storage ?? defaultStorage();
+  const migrator = options.migrations ? createMigrator(options.migrations) : undefined;
+  return {
+    property,
+    storage,
+    lock: lockFor(storage),
+    initial: (options.initial ?? (() => ({}))) as (ctx: object) => unknown,
+    ttl: validTtl(options.ttl),
+    clock: options.clock ?? Date.now,
+    onConflict: validConflictPolicy(options.onConflict),
+    resetInvalid: options.onInvalidData === "reset",
+    migrate: migrator?.migrate,
+    dataVersion: migrator?.version,
+  };
+}
+
+function validTtl(ttl: number | undefined): number | undefined {
+  if (ttl === undefined) return undefined;
+  if (typeof ttl !== "number" || !(ttl > 0) || !Number.isFinite(ttl)) {
+    throw new RangeError(
+      `session({ ttl }): ttl is in milliseconds and must be a positive number, got ${String(ttl)}.`,
+    );
+  }
+  return ttl;
+}
+
+function validConflictPolicy(policy: ConflictPolicy | undefined): ConflictPolicy {
+  if (policy === undefined) return "merge";
+  if (policy === "merge" || policy === "error" || policy === "overwrite") return policy;
+  throw new TypeError(
+    `session({ onConflict }): expected "merge", "error" or "overwrite", got ${JSON.stringify(policy)}.`,
+  );
+}

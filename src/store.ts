@@ -1,0 +1,108 @@
+/**
+ * Sessions outside updates: admin commands, cron jobs, a web dashboard. The
+ * store shares the plugin's storage (and so its key prefix), `ttl`,
+ * `migrations` and in-process lock, so a change made here never overwrites a
+ * concurrent update of the same session in this process, and vice versa.
+ *
+ * @module
+ */
+
+import { SessionError } from "./errors.ts";
+import { createRuntime, type Session, type SessionOptions } from "./options.ts";
+import { SessionState } from "./session_state.ts";
+import { isListableStorage } from "./storage.ts";
+
+/** Reads, changes, deletes and lists sessions by their storage key. */
+export interface SessionStore<Data extends object> {
+  /** The session stored under `key` (migrated, not expired), or `undefined`. */
+  get(key: string): Promise<Data | undefined>;
+  /**
+   * Changes the session under `key` in place, like a handler would (starting
+   * from `initial()` when there is none), and saves it if it changed.
+   * Resolves to the session as saved.
+   */
+  update(key: string, change: (session: Session<Data>) => void | Promise<void>): Promise<Data>;
+  /** Deletes the session under `key`. */
+  delete(key: string): Promise<void>;
+  /** Every stored session key (expired ones until they are cleaned up; `get` skips those). */
+  keys(): AsyncIterable<string>;
+}
+
+/**
+ * Opens the sessions of a `session()` configuration outside updates. Pass the
+ * same options as to `session()` (at least the same `storage` object). In
+ * `initial(ctx)`, `ctx` is an empty object here: there is no update.
+ *
+ * Do not call it for the session of the update a handler is running in: that
+ * session is locked by the update, and `ctx.session` is the way to change it.
+ *
+ * @example Give every user a bonus from a cron job
+ * ```ts
+ * import { Bot } from "gramio";
+ * import { inMemoryStorage, session, sessionStore } from "@gramio/session";
+ *
+ * const options = { storage: inMemoryStorage(), initial: () => ({ coins: 0 }) };
+ * const bot = new Bot("TOKEN").extend(session(options));
+ * const sessions = sessionStore(options);
+ *
+ * for await (const key of sessions.keys()) {
+ *   await sessions.update(key, (s) => {
+ *     s.coins += 10;
+ *   });
+ * }
+ * ```
+ */
+export function sessionStore<Data extends object = Record<string, unknown>>(
+  options: SessionOptions<Data, string, boolean> = {},
+): SessionStore<Data> {
+  const runtime = createRuntime(options);
+  const open = (key: string): SessionState => {
+    if (typeof key !== "string" || key === "") {
+      throw new TypeError(`sessionStore: a session key is a non-empty string, got ${JSON.stringify(key)}.`);
+    }
+    return new SessionState(runtime, key, {});
+  };
+
+  return {
+    async get(key) {
+      const state = open(key);
+      try {
+        const data = await state.load();
+        return state.existed ? (data as Data) : undefined;
+      } finally {
+        await state.abort();
+      }
+    },
+    async update(key, change) {
+      const state = open(key);
+      const data = await state.load();
+      try {
+        await change(data as Session<Data>);
+      } catch (error) {
+        await state.abort();
+        throw error;
+      }
+      await state.commit();
+      return state.data as Data;
+    },
+    async delete(key) {
+      const state = open(key);
+      await state.load();
+      try {
+        await state.clear();
+      } finally {
+        await state.abort();
+      }
+    },
+    keys() {
+      const storage = runtime.storage;
+      if (!isListableStorage(storage)) {
+        throw new SessionError(
+          "sessionStore().keys(): this storage cannot list its keys. denoKvStorage, redisStorage and " +
+            "inMemoryStorage can; a custom storage needs a keys() method (see ListableStorage).",
+        );
+      }
+      return storage.keys();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { inMemoryStorage, type Migrations, session, SessionError, sessionStore } from "../mod.ts";
+import { ENVELOPE_MARK } from "../src/record.ts";
+import { errorsOf, gate, mapStorage, testBot, updates } from "./support/bot.ts";
+
+Deno.test("sessionStore reads, changes, deletes and lists the plugin's sessions", async () => {
+  const options = { storage: inMemoryStorage(), initial: () => ({ coins: 0 }) };
+  const bot = testBot()
+    .extend(session(options))
+    .on("message", (context) => void context.session.coins++);
+  await bot.updates.handleUpdate(updates.message(1));
+  await bot.updates.handleUpdate(updates.message(2));
+  const sessions = sessionStore(options);
+
+  assert.deepEqual(await sessions.get("1"), { coins: 1 });
+  assert.equal(await sessions.get("404"), undefined);
+  const keys: string[] = [];
+  for await (const key of sessions.keys()) keys.push(key);
+  assert.deepEqual(keys.sort(), ["1", "2"]);
+
+  for (const key of keys) await sessions.update(key, (s) => void (s.coins += 10));
+  assert.deepEqual(await sessions.update("3", (s) => void (s.coins = 5)), { coins: 5 });
+  await sessions.delete("2");
+  assert.equal(await sessions.get("2"), undefined);
+
+  let seen = -1;
+  const reader = testBot()
+    .extend(session(options))
+    .on("message", (context) => void (seen = context.session.coins));
+  await reader.updates.handleUpdate(updates.message(1));
+  assert.equal(seen, 11);
+});
+
+Deno.test("sessionStore changes are safe against a concurrent update of the same key", async () => {
+  const options = { storage: inMemoryStorage(), initial: () => ({ coins: 0 }) };
+  const inside = gate();
+  const release = gate();
+  const bot = testBot()
+    .extend(session(options))
+    .on("message", async (context) => {
+      const before = context.session.coins;
+      inside.open();
+      await release.promise;
+      context.session.coins = before + 1;
+    });
+  const update = bot.updates.handleUpdate(updates.message(5));
+  await inside.promise;
+  // The cron job's change waits for the update's lock instead of racing it.
+  const cron = sessionStore(options).update("5", (s) => void (s.coins += 100));
+  release.open();
+  await Promise.all([update, cron]);
+  assert.deepEqual(errorsOf(bot), []);
+  assert.deepEqual(await sessionStore(options).get("5"), { coins: 101 });
+});
+
+Deno.test("sessionStore applies ttl and migrations like the plugin", async () => {
+  let now = 0;
+  const migrations: Migrations = { 1: (old: { n: number }) => ({ count: old.n }) };
+  const storage = inMemoryStorage();
+  await storage.set("6", { n: 4 });
+  const sessions = sessionStore({ storage, migrations, ttl: 100, clock: () => now, initial: () => ({ count: 0 }) });
+  assert.deepEqual(await sessions.get("6"), { count: 4 });
+  await sessions.update("6", (s) => void s.count++);
+  assert.deepEqual(await storage.get("6"), { [ENVELOPE_MARK]: 1, version: 1, expiresAt: 100, data: { count: 5 } });
+  now = 100;
+  assert.equal(await sessions.get("6"), undefined);
+});
+
+Deno.test("sessionStore: a change that throws saves nothing", async () => {
+  const storage = inMemoryStorage();
+  const sessions = sessionStore({ storage, initial: () => ({ count: 0 }) });
+  await assert.rejects(
+    sessions.update("7", (s) => {
+      s.count = 9;
+      throw new Error("nope");
+    }),
+    /nope/,
+  );
+  assert.equal(await storage.has("7"), false);
+  await sessions.update("7", (s) => void s.count++); // the lock was released
+  assert.deepEqual(await storage.get("7"), { count: 1 });
+});
+
+Deno.test("sessionStore.keys() explains a storage that cannot list", () => {
+  const sessions = sessionStore({ storage: mapStorage() });
+  assert.throws(() => sessions.keys(), (error) => error instanceof SessionError && /keys\(\) method/.test(error.message));
+});
