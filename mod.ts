@@ -51,8 +51,8 @@ export {
 } from "./src/storage.ts";
 export { type InMemoryStorage, inMemoryStorage } from "./src/storages/memory.ts";
 export {
-  denoKvStorage,
   type DenoKvStorage,
+  denoKvStorage,
   type DenoKvStorageOptions,
   type KvKeyPart,
   type KvLike,

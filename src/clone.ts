@@ -38,11 +38,16 @@ class Cloner {
       }
       return copy;
     }
-    if (value instanceof Date) return remember(copies, value, new Date(value.getTime()));
+    if (value instanceof Date) {
+      return remember(copies, value, new Date(value.getTime()));
+    }
     if (value instanceof Map) {
       const copy = remember(copies, value, new Map());
       for (const [k, v] of value) {
-        copy.set(this.clone(k, `${path}<key>`), this.clone(v, `${path}.get(${String(k)})`));
+        copy.set(
+          this.clone(k, `${path}<key>`),
+          this.clone(v, `${path}.get(${String(k)})`),
+        );
       }
       return copy;
     }
@@ -70,7 +75,11 @@ class Cloner {
   }
 }
 
-function remember<T>(copies: Map<object, unknown>, original: object, copy: T): T {
+function remember<T>(
+  copies: Map<object, unknown>,
+  original: object,
+  copy: T,
+): T {
   copies.set(original, copy);
   return copy;
 }

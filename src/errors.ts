@@ -47,7 +47,11 @@ export class SessionStorageError extends SessionError {
   /** What the plugin was doing. */
   readonly operation: "read" | "write" | "delete";
 
-  constructor(operation: "read" | "write" | "delete", sessionKey: string, cause: unknown) {
+  constructor(
+    operation: "read" | "write" | "delete",
+    sessionKey: string,
+    cause: unknown,
+  ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(
       `Session "${sessionKey}": storage ${operation} failed: ${reason}` +

@@ -113,7 +113,9 @@ class Printer {
     if (value instanceof Date) return "D" + value.getTime();
     if (value instanceof Map) {
       let out = "M{";
-      for (const [k, v] of value) out += this.print(k) + "=>" + this.print(v) + ",";
+      for (const [k, v] of value) {
+        out += this.print(k) + "=>" + this.print(v) + ",";
+      }
       return out + "}";
     }
     if (value instanceof Set) {
@@ -122,10 +124,16 @@ class Printer {
       return out + "}";
     }
     if (ArrayBuffer.isView(value)) {
-      const bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      const bytes = new Uint8Array(
+        value.buffer,
+        value.byteOffset,
+        value.byteLength,
+      );
       return value.constructor.name + "(" + bytes.join(",") + ")";
     }
-    if (value instanceof ArrayBuffer) return "AB(" + new Uint8Array(value).join(",") + ")";
+    if (value instanceof ArrayBuffer) {
+      return "AB(" + new Uint8Array(value).join(",") + ")";
+    }
     if (value instanceof RegExp) return "R" + String(value);
 
     let out = "{";

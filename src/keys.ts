@@ -40,7 +40,8 @@ function field(source: unknown, name: string): unknown {
 }
 
 function id(value: unknown): string | undefined {
-  return typeof value === "number" || (typeof value === "string" && value !== "")
+  return typeof value === "number" ||
+      (typeof value === "string" && value !== "")
     ? String(value)
     : undefined;
 }
@@ -115,7 +116,8 @@ export function perUserInChat(ctx: SessionContext): string | undefined {
 export function perTopic(ctx: SessionContext): string | undefined {
   const thread = id(field(ctx, "threadId")) ??
     id(field(field(ctx, "message"), "threadId"));
-  const chat = chatIdOf(ctx) ?? id(field(field(field(ctx, "message"), "chat"), "id"));
+  const chat = chatIdOf(ctx) ??
+    id(field(field(field(ctx, "message"), "chat"), "id"));
   return thread === undefined || chat === undefined ? undefined : `topic:${chat}:${thread}`;
 }
 

@@ -54,12 +54,16 @@ export function createMigrator(migrations: Migrations): Migrator {
       );
     }
     if (typeof run !== "function") {
-      throw new TypeError(`session({ migrations }): migration ${key} is not a function.`);
+      throw new TypeError(
+        `session({ migrations }): migration ${key} is not a function.`,
+      );
     }
     return { version, run };
   }).sort((a, b) => a.version - b.version);
   if (steps.length === 0) {
-    throw new TypeError("session({ migrations }): give at least one migration, or leave the option out.");
+    throw new TypeError(
+      "session({ migrations }): give at least one migration, or leave the option out.",
+    );
   }
   const latest = steps[steps.length - 1].version;
 

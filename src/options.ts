@@ -19,8 +19,7 @@ export type Session<Data> = Data & {
 };
 
 /** What `ctx[key]` is: the session, or in lazy mode a Promise of it. */
-export type SessionValue<Data, Lazy extends boolean> = Lazy extends true
-  ? Promise<Session<Data>>
+export type SessionValue<Data, Lazy extends boolean> = Lazy extends true ? Promise<Session<Data>>
   : Session<Data>;
 
 /** The options of {@linkcode session}. */
@@ -111,10 +110,16 @@ function validTtl(ttl: number | undefined): number | undefined {
   return ttl;
 }
 
-function validConflictPolicy(policy: ConflictPolicy | undefined): ConflictPolicy {
+function validConflictPolicy(
+  policy: ConflictPolicy | undefined,
+): ConflictPolicy {
   if (policy === undefined) return "merge";
-  if (policy === "merge" || policy === "error" || policy === "overwrite") return policy;
+  if (policy === "merge" || policy === "error" || policy === "overwrite") {
+    return policy;
+  }
   throw new TypeError(
-    `session({ onConflict }): expected "merge", "error" or "overwrite", got ${JSON.stringify(policy)}.`,
+    `session({ onConflict }): expected "merge", "error" or "overwrite", got ${
+      JSON.stringify(policy)
+    }.`,
   );
 }

@@ -90,18 +90,30 @@ export function session<
     const ctx = context as unknown as SessionContext;
     if (property in ctx) {
       throw new SessionError(
-        `session({ key: "${property}" }): this ${updateTypeOf(ctx)} context already has a "${property}" property ` +
+        `session({ key: "${property}" }): this ${
+          updateTypeOf(ctx)
+        } context already has a "${property}" property ` +
           "(another plugin or a derive set it). Pick another key option.",
       );
     }
     const resolved = getSessionKey(ctx);
-    const sessionKey = normalizeKey(resolved instanceof Promise ? await resolved : resolved);
+    const sessionKey = normalizeKey(
+      resolved instanceof Promise ? await resolved : resolved,
+    );
     if (sessionKey === undefined) {
-      if (log.enabled) log("%s no key for this %s update: no session", property, updateTypeOf(ctx));
+      if (log.enabled) {
+        log(
+          "%s no key for this %s update: no session",
+          property,
+          updateTypeOf(ctx),
+        );
+      }
       Object.defineProperty(ctx, property, noSessionAccessor(property, ctx));
       return next();
     }
-    if (log.enabled) log("%s key=%s %s update", property, sessionKey, updateTypeOf(ctx));
+    if (log.enabled) {
+      log("%s key=%s %s update", property, sessionKey, updateTypeOf(ctx));
+    }
 
     const state = new SessionState(runtime, sessionKey, ctx);
     stateOf.set(ctx, state);
@@ -114,7 +126,9 @@ export function session<
       throw error;
     }
     if (!state.touched) {
-      if (log.enabled) log("%s key=%s skip (lazy, untouched)", property, sessionKey);
+      if (log.enabled) {
+        log("%s key=%s skip (lazy, untouched)", property, sessionKey);
+      }
       return;
     }
     const saved = state.commit();
@@ -135,7 +149,9 @@ export function session<
 }
 
 function normalizeKey(key: unknown): string | undefined {
-  if (typeof key === "number") return Number.isFinite(key) ? String(key) : undefined;
+  if (typeof key === "number") {
+    return Number.isFinite(key) ? String(key) : undefined;
+  }
   if (typeof key === "string" && key !== "") return key;
   return undefined;
 }
@@ -152,10 +168,15 @@ function assertFreeProperty(property: string): void {
   }
 }
 
-function noSessionAccessor(property: string, ctx: SessionContext): PropertyDescriptor {
+function noSessionAccessor(
+  property: string,
+  ctx: SessionContext,
+): PropertyDescriptor {
   const fail = (): never => {
     throw new SessionError(
-      `ctx.${property} is not available for this ${updateTypeOf(ctx)} update: getSessionKey returned no key ` +
+      `ctx.${property} is not available for this ${
+        updateTypeOf(ctx)
+      } update: getSessionKey returned no key ` +
         "(by default the key is the sender's id, and channel posts and some other updates have no sender). " +
         `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`,
     );

@@ -34,7 +34,9 @@ export interface SessionRuntime {
   readonly onConflict: ConflictPolicy;
   readonly resetInvalid: boolean;
   /** Upgrades stored data to the current version; see migrations.ts. */
-  readonly migrate: ((record: SessionRecord, sessionKey: string) => MigrationResult) | undefined;
+  readonly migrate:
+    | ((record: SessionRecord, sessionKey: string) => MigrationResult)
+    | undefined;
   /** The `migrations` version new data is saved at. */
   readonly dataVersion: number | undefined;
 }
@@ -45,7 +47,12 @@ export interface MigrationResult {
   migrated: boolean;
 }
 
-const MAX_MERGE_ATTEMPTS = 5;
+const MAX_MERGE_ATTEMPTS = 10;
+
+/** A random pause that grows with each attempt, so two instances stop colliding in lockstep. */
+function backoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
+}
 
 /** Storage keys each update holds, to refuse two sessions on one record. */
 const heldByUpdate = new WeakMap<object, { lock: KeyedLock; key: string }[]>();
@@ -108,7 +115,12 @@ export class SessionState {
     else {
       const waitStart = performance.now();
       this.#release = await acquired;
-      if (log.enabled) this.#log("waited %sms for an earlier update of this key", since(waitStart));
+      if (log.enabled) {
+        this.#log(
+          "waited %sms for an earlier update of this key",
+          since(waitStart),
+        );
+      }
     }
     const start = log.enabled ? performance.now() : 0;
     try {
@@ -127,7 +139,12 @@ export class SessionState {
       const data = await this.#fromStored(stored);
       this.data = data;
       if (log.enabled) {
-        this.#log("load %s %s %sms", storageName(storage), this.#existed ? "hit" : "miss", since(start));
+        this.#log(
+          "load %s %s %sms",
+          storageName(storage),
+          this.#existed ? "hit" : "miss",
+          since(start),
+        );
       }
       return data;
     } catch (error) {
@@ -136,10 +153,13 @@ export class SessionState {
     }
   }
 
-  async #fromStored(stored: unknown): Promise<object> {
+  #fromStored(stored: unknown): object | Promise<object> {
     if (stored === undefined || stored === null) return this.#fresh();
     const record = decodeRecord(stored);
-    if (record.expiresAt !== undefined && record.expiresAt <= this.#runtime.clock()) {
+    if (
+      record.expiresAt !== undefined &&
+      record.expiresAt <= this.#runtime.clock()
+    ) {
       if (log.enabled) this.#log("expire (saved ttl ran out)");
       return this.#fresh();
     }
@@ -149,12 +169,19 @@ export class SessionState {
       data = result.data;
       this.#mustSave = result.migrated;
       if (result.migrated && log.enabled) {
-        this.#log("migrate %s -> %s", record.version ?? 0, this.#runtime.dataVersion);
+        this.#log(
+          "migrate %s -> %s",
+          record.version ?? 0,
+          this.#runtime.dataVersion,
+        );
       }
     }
     if (typeof data !== "object" || data === null) {
       if (!this.#runtime.resetInvalid) {
-        throw new SessionDataError(this.#key, data === null ? "null" : `a ${typeof data}`);
+        throw new SessionDataError(
+          this.#key,
+          data === null ? "null" : `a ${typeof data}`,
+        );
       }
       return this.#fresh();
     }
@@ -195,7 +222,9 @@ export class SessionState {
 
   /** Replaces the session (`ctx.session = value`); saved like any change. */
   replace(value: unknown): void {
-    if (!this.data) throw new SessionError("The session is not loaded yet.", this.#key);
+    if (!this.data) {
+      throw new SessionError("The session is not loaded yet.", this.#key);
+    }
     if (typeof value !== "object" || value === null) {
       throw new TypeError(
         `ctx.${this.#runtime.property} must be assigned an object (got ${
@@ -226,7 +255,9 @@ export class SessionState {
     this.#existed = false;
     if (log.enabled) this.#log("clear");
     const initial = await this.#initial();
-    for (const key of Object.keys(data)) delete (data as Record<string, unknown>)[key];
+    for (const key of Object.keys(data)) {
+      delete (data as Record<string, unknown>)[key];
+    }
     Object.assign(data, initial);
     this.#base = takeSnapshot(data);
   }
@@ -237,8 +268,9 @@ export class SessionState {
     try {
       const data = await this.#loading.catch(() => undefined);
       if (!data || !this.data || !this.#base) return;
-      if (this.#mustSave || hasChanged(this.#base, this.data)) await this.#save(this.data);
-      else if (log.enabled) this.#log("skip save (unchanged)");
+      if (this.#mustSave || hasChanged(this.#base, this.data)) {
+        await this.#save(this.data);
+      } else if (log.enabled) this.#log("skip save (unchanged)");
     } finally {
       this.#unlock();
     }
@@ -287,10 +319,23 @@ export class SessionState {
       }
       let version = this.#version;
       for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-        if (await storage.setIfVersion(this.#key, this.#encode(data), version, options)) {
+        if (
+          await storage.setIfVersion(
+            this.#key,
+            this.#encode(data),
+            version,
+            options,
+          )
+        ) {
           return saved(attempt);
         }
-        if (log.enabled) this.#log("conflict: another instance saved this session; re-reading (%s)", this.#runtime.onConflict);
+        if (log.enabled) {
+          this.#log(
+            "conflict: another instance saved this session; re-reading (%s)",
+            this.#runtime.onConflict,
+          );
+        }
+        if (attempt > 0) await backoff(attempt);
         const fresh = await storage.getVersioned(this.#key);
         version = fresh.version;
         data = await this.#resolveConflict(data, fresh.value);
@@ -316,9 +361,9 @@ export class SessionState {
     if (policy === "overwrite") return ours;
     if (policy === "error") throw new SessionConflictError(this.#key, []);
     const theirs = await this.#theirData(stored);
-    const base = this.#base!;
-    const mine = changedFields(base, takeSnapshot(ours));
-    const their = changedFields(base, takeSnapshot(theirs));
+    const theirSnapshot = takeSnapshot(theirs);
+    const mine = changedFields(this.#base!, takeSnapshot(ours));
+    const their = changedFields(this.#base!, theirSnapshot);
     const both = [...mine].filter((field) => their.has(field));
     if (both.length) throw new SessionConflictError(this.#key, both);
     const merged: Record<string, unknown> = { ...theirs };
@@ -327,6 +372,9 @@ export class SessionState {
       if (Object.hasOwn(source, field)) merged[field] = source[field];
       else delete merged[field];
     }
+    // The merge now builds on their version: if the next save conflicts
+    // too, only changes made after it count as theirs.
+    this.#base = theirSnapshot;
     return merged;
   }
 
@@ -334,7 +382,10 @@ export class SessionState {
   async #theirData(stored: unknown): Promise<object> {
     if (stored === undefined || stored === null) return await this.#initial();
     const record = decodeRecord(stored);
-    if (record.expiresAt !== undefined && record.expiresAt <= this.#runtime.clock()) {
+    if (
+      record.expiresAt !== undefined &&
+      record.expiresAt <= this.#runtime.clock()
+    ) {
       return await this.#initial();
     }
     const data = this.#runtime.migrate?.(record, this.#key).data ?? record.data;

@@ -21,7 +21,10 @@ export interface SessionStore<Data extends object> {
    * from `initial()` when there is none), and saves it if it changed.
    * Resolves to the session as saved.
    */
-  update(key: string, change: (session: Session<Data>) => void | Promise<void>): Promise<Data>;
+  update(
+    key: string,
+    change: (session: Session<Data>) => void | Promise<void>,
+  ): Promise<Data>;
   /** Deletes the session under `key`. */
   delete(key: string): Promise<void>;
   /** Every stored session key (expired ones until they are cleaned up; `get` skips those). */
@@ -58,7 +61,9 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
   const runtime = createRuntime(options);
   const open = (key: string): SessionState => {
     if (typeof key !== "string" || key === "") {
-      throw new TypeError(`sessionStore: a session key is a non-empty string, got ${JSON.stringify(key)}.`);
+      throw new TypeError(
+        `sessionStore: a session key is a non-empty string, got ${JSON.stringify(key)}.`,
+      );
     }
     return new SessionState(runtime, key, {});
   };

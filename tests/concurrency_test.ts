@@ -17,7 +17,12 @@ for (const lazy of [false, true]) {
         await tick(); // another update of this user would run here without the lock
         s.count = n + 1;
       });
-    await Promise.all(Array.from({ length: 1000 }, () => bot.updates.handleUpdate(updates.message(1))));
+    await Promise.all(
+      Array.from(
+        { length: 1000 },
+        () => bot.updates.handleUpdate(updates.message(1)),
+      ),
+    );
     assert.deepEqual(errorsOf(bot), []);
     assert.deepEqual(await storage.get("1"), { count: 1000 });
   });
@@ -32,7 +37,9 @@ Deno.test("updates of one user run their session part in arrival order", async (
       context.session.seen.push(context.text!);
     });
   const texts = Array.from({ length: 20 }, (_, i) => `m${i}`);
-  await Promise.all(texts.map((text) => bot.updates.handleUpdate(updates.message(2, text))));
+  await Promise.all(
+    texts.map((text) => bot.updates.handleUpdate(updates.message(2, text))),
+  );
   assert.deepEqual((await storage.get("2") as { seen: string[] }).seen, texts);
 });
 
@@ -41,7 +48,9 @@ Deno.test("different users are not serialized against each other", async () => {
   const barrier = gate();
   let entered = 0;
   const bot = testBot()
-    .extend(session({ storage: inMemoryStorage(), initial: () => ({ count: 0 }) }))
+    .extend(
+      session({ storage: inMemoryStorage(), initial: () => ({ count: 0 }) }),
+    )
     .on("message", async (context) => {
       context.session.count++;
       // Every handler waits until all 40 are inside at once: with a global
@@ -51,11 +60,19 @@ Deno.test("different users are not serialized against each other", async () => {
     });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`only ${entered} of ${users} handlers ran at once`)), 5000);
+    timer = setTimeout(
+      () => reject(new Error(`only ${entered} of ${users} handlers ran at once`)),
+      5000,
+    );
   });
   try {
     await Promise.race([
-      Promise.all(Array.from({ length: users }, (_, i) => bot.updates.handleUpdate(updates.message(100 + i)))),
+      Promise.all(
+        Array.from(
+          { length: users },
+          (_, i) => bot.updates.handleUpdate(updates.message(100 + i)),
+        ),
+      ),
       timeout,
     ]);
   } finally {
@@ -75,12 +92,16 @@ Deno.test("lazy sessions that are never touched take no lock and make no storage
     })
     .on("message", () => {});
   const held = bot.updates.handleUpdate(
-    updates.message(3, "/hold", 3, { entities: [{ type: "bot_command", offset: 0, length: 5 }] }),
+    updates.message(3, "/hold", 3, {
+      entities: [{ type: "bot_command", offset: 0, length: 5 }],
+    }),
   );
   await tick();
   // The same user, while /hold keeps the session locked: untouched lazy
   // updates finish at once instead of queueing behind it.
-  for (let i = 0; i < 3; i++) await bot.updates.handleUpdate(updates.message(3, "plain"));
+  for (let i = 0; i < 3; i++) {
+    await bot.updates.handleUpdate(updates.message(3, "plain"));
+  }
   assert.deepEqual(totals(storage.calls), { reads: 1, writes: 0, deletes: 0 });
   holding.open();
   await held;
@@ -99,7 +120,12 @@ Deno.test("bot.stop() waits for sessions being saved", async () => {
       written = true;
     },
   };
-  const storage = { get: slow.get, set: slow.set, has: slow.has, delete: slow.delete };
+  const storage = {
+    get: slow.get,
+    set: slow.set,
+    has: slow.has,
+    delete: slow.delete,
+  };
   const bot = testBot()
     .extend(session({ storage, initial: () => ({ count: 0 }) }))
     .on("message", (context) => {
@@ -111,6 +137,10 @@ Deno.test("bot.stop() waits for sessions being saved", async () => {
   await tick();
   assert.equal(written, false);
   writing.open();
-  assert.equal(await stopped, true, "stop() resolved only after the save finished");
+  assert.equal(
+    await stopped,
+    true,
+    "stop() resolved only after the save finished",
+  );
   await update;
 });

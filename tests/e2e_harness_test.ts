@@ -4,11 +4,7 @@
 // harness leaks no timers, sockets or pending fetches.
 import assert from "node:assert/strict";
 import { Bot, InlineKeyboard } from "gramio";
-import {
-  startTelegramServer,
-  type TestUser,
-  user,
-} from "./support/telegram.ts";
+import { startTelegramServer, type TestUser, user } from "./support/telegram.ts";
 
 const strict = { sanitizeOps: true, sanitizeResources: true } as const;
 
@@ -35,8 +31,7 @@ async function chat(who: TestUser, texts: string[]): Promise<string[]> {
 }
 
 Deno.test({
-  name:
-    "e2e harness: two users talk to one echo bot; each sees only their own replies",
+  name: "e2e harness: two users talk to one echo bot; each sees only their own replies",
   ...strict,
   async fn() {
     await using server = await startTelegramServer();
@@ -82,8 +77,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "e2e harness: commands, inline buttons, and server.stop() stopping a running bot",
+  name: "e2e harness: commands, inline buttons, and server.stop() stopping a running bot",
   ...strict,
   async fn() {
     const server = await startTelegramServer();

@@ -28,7 +28,12 @@ Deno.test("a failing read: handlers never run on a blank session and nothing is 
   inner.calls.set = 0;
   let ran = false;
   const bot = testBot()
-    .extend(session({ storage: failing(inner, "get"), initial: () => ({ count: 0 }) }))
+    .extend(
+      session({
+        storage: failing(inner, "get"),
+        initial: () => ({ count: 0 }),
+      }),
+    )
     .on("message", (context) => {
       ran = true;
       context.session.count++;
@@ -46,7 +51,13 @@ Deno.test("a failing read: handlers never run on a blank session and nothing is 
 
 Deno.test("a failing read in lazy mode rejects the awaited session inside the handler", async () => {
   const bot = testBot()
-    .extend(session({ storage: failing(inMemoryStorage(), "get"), lazy: true, initial: () => ({ count: 0 }) }))
+    .extend(
+      session({
+        storage: failing(inMemoryStorage(), "get"),
+        lazy: true,
+        initial: () => ({ count: 0 }),
+      }),
+    )
     .on("message", async (context) => {
       (await context.session).count++;
     });
@@ -56,7 +67,12 @@ Deno.test("a failing read in lazy mode rejects the awaited session inside the ha
 
 Deno.test("a failing write is reported, not swallowed", async () => {
   const bot = testBot()
-    .extend(session({ storage: failing(inMemoryStorage(), "set"), initial: () => ({ count: 0 }) }))
+    .extend(
+      session({
+        storage: failing(inMemoryStorage(), "set"),
+        initial: () => ({ count: 0 }),
+      }),
+    )
     .on("message", (context) => {
       context.session.count++;
     });
@@ -89,7 +105,13 @@ Deno.test("onInvalidData: reset starts such sessions from initial()", async () =
   const storage = inMemoryStorage();
   await storage.set("5", "garbage");
   const bot = testBot()
-    .extend(session({ storage, onInvalidData: "reset", initial: () => ({ count: 0 }) }))
+    .extend(
+      session({
+        storage,
+        onInvalidData: "reset",
+        initial: () => ({ count: 0 }),
+      }),
+    )
     .on("message", (context) => {
       context.session.count++;
     });
@@ -109,7 +131,8 @@ function secondHandle(storage: VersionedStorage): VersionedStorage {
     has: (key) => storage.has(key),
     delete: (key) => storage.delete(key),
     getVersioned: (key) => storage.getVersioned(key),
-    setIfVersion: (key, value, version, options) => storage.setIfVersion(key, value, version, options),
+    setIfVersion: (key, value, version, options) =>
+      storage.setIfVersion(key, value, version, options),
   };
 }
 
@@ -123,31 +146,54 @@ async function interleave(
   await shared.set("7", { a: 0, b: 0 });
   const paused = gate();
   const one = testBot()
-    .extend(session({ storage: shared, onConflict, initial: () => ({ a: 0, b: 0 }) }))
+    .extend(
+      session({ storage: shared, onConflict, initial: () => ({ a: 0, b: 0 }) }),
+    )
     .on("message", async (context) => {
       first(context.session);
       await paused.promise;
     });
   const two = testBot()
-    .extend(session({ storage: secondHandle(shared), onConflict, initial: () => ({ a: 0, b: 0 }) }))
+    .extend(
+      session({
+        storage: secondHandle(shared),
+        onConflict,
+        initial: () => ({ a: 0, b: 0 }),
+      }),
+    )
     .on("message", (context) => second(context.session));
   const running = one.updates.handleUpdate(updates.message(7));
   await new Promise((resolve) => setTimeout(resolve, 0));
   await two.updates.handleUpdate(updates.message(7));
   paused.open();
   await running;
-  return { stored: await shared.get("7"), errors: [...errorsOf(one), ...errorsOf(two)] };
+  return {
+    stored: await shared.get("7"),
+    errors: [...errorsOf(one), ...errorsOf(two)],
+  };
 }
 
 Deno.test("cross-instance conflict on different fields merges both changes", async () => {
-  const { stored, errors } = await interleave(undefined, (s) => s.a++, (s) => s.b++);
+  const { stored, errors } = await interleave(
+    undefined,
+    (s) => s.a++,
+    (s) => s.b++,
+  );
   assert.deepEqual(errors, []);
   assert.deepEqual(stored, { a: 1, b: 1 });
 });
 
 Deno.test("cross-instance conflict on the same field is reported, never silently lost", async () => {
-  const { stored, errors } = await interleave(undefined, (s) => s.a += 10, (s) => s.a += 1);
-  assert.deepEqual(stored, { a: 1, b: 0 }, "the write that landed first is kept");
+  const { stored, errors } = await interleave(
+    undefined,
+    (s) => s.a += 10,
+    (s) => s.a += 1,
+  );
+  assert.deepEqual(
+    stored,
+    { a: 1, b: 0 },
+    "the write that landed first is kept",
+  );
   assert.equal(errors.length, 1);
   assert.ok(errors[0] instanceof SessionConflictError);
   assert.deepEqual((errors[0] as SessionConflictError).fields, ["a"]);
@@ -157,7 +203,11 @@ Deno.test("onConflict: error reports even disjoint changes; overwrite keeps last
   const strict = await interleave("error", (s) => s.a++, (s) => s.b++);
   assert.ok(strict.errors[0] instanceof SessionConflictError);
   assert.deepEqual(strict.stored, { a: 0, b: 1 });
-  const lastWins = await interleave("overwrite", (s) => s.a += 10, (s) => s.a += 1);
+  const lastWins = await interleave(
+    "overwrite",
+    (s) => s.a += 10,
+    (s) => s.a += 1,
+  );
   assert.deepEqual(lastWins.errors, []);
   assert.deepEqual(lastWins.stored, { a: 10, b: 0 });
 });

@@ -26,12 +26,21 @@ Deno.test("DEBUG=gramio:session logs key, load, save, skip and clear, never cont
   let now = 0;
   const storage = inMemoryStorage();
   const bot = testBot()
-    .extend(session({ storage, ttl: 1000, clock: () => now, initial: () => ({ secret: "hunter2", n: 0 }) }))
+    .extend(
+      session({
+        storage,
+        ttl: 1000,
+        clock: () => now,
+        initial: () => ({ secret: "hunter2", n: 0 }),
+      }),
+    )
     .command("clear", async (context) => await context.session.$clear())
     .command("read", (context) => void context.session.n)
     .on("message", (context) => void context.session.n++);
   const command = (name: string) =>
-    updates.message(5, `/${name}`, 5, { entities: [{ type: "bot_command", offset: 0, length: name.length + 1 }] });
+    updates.message(5, `/${name}`, 5, {
+      entities: [{ type: "bot_command", offset: 0, length: name.length + 1 }],
+    });
   const lines = await captureLogs(async () => {
     await bot.updates.handleUpdate(updates.message(5, "hi"));
     await bot.updates.handleUpdate(command("read"));
@@ -56,7 +65,9 @@ Deno.test("lazy untouched updates log a skip", async () => {
   const bot = testBot()
     .extend(session({ storage: inMemoryStorage(), lazy: true }))
     .on("message", () => {});
-  const lines = await captureLogs(() => bot.updates.handleUpdate(updates.message(6)).then(() => {}));
+  const lines = await captureLogs(() =>
+    bot.updates.handleUpdate(updates.message(6)).then(() => {})
+  );
   assert.match(lines.join("\n"), /key=6 skip \(lazy, untouched\)/);
 });
 
@@ -65,7 +76,10 @@ Deno.test("logging is off by default", async () => {
   const logger = log as unknown as { log?: (...args: unknown[]) => void };
   logger.log = (...args: unknown[]) => void lines.push(format(...args));
   try {
-    const bot = testBot().extend(session({ storage: inMemoryStorage() })).on("message", () => {});
+    const bot = testBot().extend(session({ storage: inMemoryStorage() })).on(
+      "message",
+      () => {},
+    );
     await bot.updates.handleUpdate(updates.message(7));
   } finally {
     delete logger.log;

@@ -10,7 +10,9 @@ Deno.test("eager: one read per update for every update type with a sender", asyn
   const bot = testBot()
     .extend(session({ storage, initial: counter }))
     .use((ctx, next) => {
-      seen.push(`${(ctx as unknown as { updateType: string }).updateType}:${ctx.session.count}`);
+      seen.push(
+        `${(ctx as unknown as { updateType: string }).updateType}:${ctx.session.count}`,
+      );
       return next();
     });
   const all = [
@@ -33,7 +35,9 @@ Deno.test("eager: counter increments persist; users are kept apart", async () =>
   const storage = inMemoryStorage();
   const replies: string[] = [];
   const bot = testBot()
-    .extend(session({ key: "sessionKey", storage, initial: () => ({ apple: 1 }) }))
+    .extend(
+      session({ key: "sessionKey", storage, initial: () => ({ apple: 1 }) }),
+    )
     .on("message", (context) => {
       replies.push(`${context.senderId}:${++context.sessionKey.apple}`);
     });
@@ -58,10 +62,23 @@ Deno.test("lazy: untouched updates make no storage call; awaiting twice reads on
       first.count++;
     })
     .on("message", () => {});
-  for (let i = 0; i < 5; i++) await bot.updates.handleUpdate(updates.message(3, "hello"));
+  for (let i = 0; i < 5; i++) {
+    await bot.updates.handleUpdate(updates.message(3, "hello"));
+  }
   await bot.updates.handleUpdate(updates.callbackQuery(3));
-  assert.deepEqual(storage.calls, { get: 0, set: 0, has: 0, delete: 0, getVersioned: 0, setIfVersion: 0 });
-  await bot.updates.handleUpdate(updates.message(3, "/count", 3, { entities: [{ type: "bot_command", offset: 0, length: 6 }] }));
+  assert.deepEqual(storage.calls, {
+    get: 0,
+    set: 0,
+    has: 0,
+    delete: 0,
+    getVersioned: 0,
+    setIfVersion: 0,
+  });
+  await bot.updates.handleUpdate(
+    updates.message(3, "/count", 3, {
+      entities: [{ type: "bot_command", offset: 0, length: 6 }],
+    }),
+  );
   assert.equal(same, true);
   assert.deepEqual(totals(storage.calls), { reads: 1, writes: 1, deletes: 0 });
   assert.deepEqual(await storage.get("3"), { count: 1 });
@@ -77,7 +94,11 @@ Deno.test("save only on change: read-only and untouched-initial updates write no
     });
   await bot.updates.handleUpdate(updates.message(4));
   assert.equal(read, 0);
-  assert.equal(totals(storage.calls).writes, 0, "a fresh initial() session that nobody changed is not stored");
+  assert.equal(
+    totals(storage.calls).writes,
+    0,
+    "a fresh initial() session that nobody changed is not stored",
+  );
   assert.equal(await storage.has("4"), false);
   await storage.set("4", { count: 5 });
   storage.calls.set = 0;
@@ -114,7 +135,11 @@ Deno.test("any change is saved once: nested objects, arrays, Map, Set, Date, del
   for (step = 0; step < changes.length; step++) {
     const before = storage.calls.set + storage.calls.setIfVersion;
     await bot.updates.handleUpdate(updates.message(5));
-    assert.equal(storage.calls.set + storage.calls.setIfVersion, before + 1, `change ${step} was saved once`);
+    assert.equal(
+      storage.calls.set + storage.calls.setIfVersion,
+      before + 1,
+      `change ${step} was saved once`,
+    );
   }
   const stored = await storage.get("5") as ReturnType<typeof initial>;
   assert.equal(stored.nested.deep.value, 2);
@@ -221,7 +246,9 @@ Deno.test("no key: zero storage calls, handlers run, touching the session throws
 Deno.test("custom getSessionKey returning undefined gives no session", async () => {
   const storage = countingStorage(inMemoryStorage());
   const bot = testBot()
-    .extend(session({ storage, getSessionKey: () => undefined, initial: counter }))
+    .extend(
+      session({ storage, getSessionKey: () => undefined, initial: counter }),
+    )
     .on("message", () => {});
   await bot.updates.handleUpdate(updates.message(11));
   assert.deepEqual(totals(storage.calls), { reads: 0, writes: 0, deletes: 0 });
@@ -255,7 +282,14 @@ Deno.test("two sessions resolving to one storage record are refused, not silentl
   const storage = inMemoryStorage();
   const bot = testBot()
     .extend(session({ storage, initial: counter }))
-    .extend(session({ key: "chatSession", storage, getSessionKey: (ctx) => ctx.chatId, initial: counter }))
+    .extend(
+      session({
+        key: "chatSession",
+        storage,
+        getSessionKey: (ctx) => ctx.chatId,
+        initial: counter,
+      }),
+    )
     .on("message", (context) => {
       context.session.count++;
     });
@@ -267,7 +301,10 @@ Deno.test("two sessions resolving to one storage record are refused, not silentl
 
 Deno.test("a key that collides with a GramIO context property is refused", () => {
   for (const key of ["chat", "from", "text", "send", "senderId"]) {
-    assert.throws(() => session({ key, storage: inMemoryStorage() }), /already a property/);
+    assert.throws(
+      () => session({ key, storage: inMemoryStorage() }),
+      /already a property/,
+    );
   }
 });
 
@@ -277,7 +314,10 @@ Deno.test("non-object initial values are refused with a clear error", async () =
     .extend(session({ storage: inMemoryStorage(), initial: () => 5 }))
     .on("message", () => {});
   await bot.updates.handleUpdate(updates.message(13));
-  assert.match((errorsOf(bot)[0] as Error).message, /initial\(\) .* returned a number.*initial: \(\) => \(\{ value: 0 \}\)/);
+  assert.match(
+    (errorsOf(bot)[0] as Error).message,
+    /initial\(\) .* returned a number.*initial: \(\) => \(\{ value: 0 \}\)/,
+  );
 });
 
 Deno.test("initial() returning a shared object does not leak between users", async () => {

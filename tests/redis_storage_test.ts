@@ -238,8 +238,7 @@ for (const open of flavors) {
           }
           await assert.rejects(
             storage.set("bad", { p: new Point() }),
-            (error: Error) =>
-              error instanceof TypeError && /"bad"/.test(error.message),
+            (error: Error) => error instanceof TypeError && /"bad"/.test(error.message),
           );
           assert.equal(await storage.has("bad"), false);
         });

@@ -18,8 +18,12 @@ Deno.test("sessionStore reads, changes, deletes and lists the plugin's sessions"
   for await (const key of sessions.keys()) keys.push(key);
   assert.deepEqual(keys.sort(), ["1", "2"]);
 
-  for (const key of keys) await sessions.update(key, (s) => void (s.coins += 10));
-  assert.deepEqual(await sessions.update("3", (s) => void (s.coins = 5)), { coins: 5 });
+  for (const key of keys) {
+    await sessions.update(key, (s) => void (s.coins += 10));
+  }
+  assert.deepEqual(await sessions.update("3", (s) => void (s.coins = 5)), {
+    coins: 5,
+  });
   await sessions.delete("2");
   assert.equal(await sessions.get("2"), undefined);
 
@@ -55,13 +59,26 @@ Deno.test("sessionStore changes are safe against a concurrent update of the same
 
 Deno.test("sessionStore applies ttl and migrations like the plugin", async () => {
   let now = 0;
-  const migrations: Migrations = { 1: (old: { n: number }) => ({ count: old.n }) };
+  const migrations: Migrations = {
+    1: (old: { n: number }) => ({ count: old.n }),
+  };
   const storage = inMemoryStorage();
   await storage.set("6", { n: 4 });
-  const sessions = sessionStore({ storage, migrations, ttl: 100, clock: () => now, initial: () => ({ count: 0 }) });
+  const sessions = sessionStore({
+    storage,
+    migrations,
+    ttl: 100,
+    clock: () => now,
+    initial: () => ({ count: 0 }),
+  });
   assert.deepEqual(await sessions.get("6"), { count: 4 });
   await sessions.update("6", (s) => void s.count++);
-  assert.deepEqual(await storage.get("6"), { [ENVELOPE_MARK]: 1, version: 1, expiresAt: 100, data: { count: 5 } });
+  assert.deepEqual(await storage.get("6"), {
+    [ENVELOPE_MARK]: 1,
+    version: 1,
+    expiresAt: 100,
+    data: { count: 5 },
+  });
   now = 100;
   assert.equal(await sessions.get("6"), undefined);
 });
@@ -83,5 +100,8 @@ Deno.test("sessionStore: a change that throws saves nothing", async () => {
 
 Deno.test("sessionStore.keys() explains a storage that cannot list", () => {
   const sessions = sessionStore({ storage: mapStorage() });
-  assert.throws(() => sessions.keys(), (error) => error instanceof SessionError && /keys\(\) method/.test(error.message));
+  assert.throws(
+    () => sessions.keys(),
+    (error) => error instanceof SessionError && /keys\(\) method/.test(error.message),
+  );
 });

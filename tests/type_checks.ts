@@ -11,14 +11,21 @@ interface MySessionData {
   some?: "maybe-empty";
 }
 
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
 const expectType = <T extends true>(_: T) => {};
 
 const storage = inMemoryStorage();
 
 // Eager, explicit interface: ctx.sessionKey is MySessionData & { $clear(): Promise<void> }.
 new Bot("TOKEN")
-  .extend(session({ key: "sessionKey", storage, initial: (): MySessionData => ({ apple: 1 }) }))
+  .extend(
+    session({
+      key: "sessionKey",
+      storage,
+      initial: (): MySessionData => ({ apple: 1 }),
+    }),
+  )
   .on("message", (context) => {
     expectType<Equal<typeof context.sessionKey, Session<MySessionData>>>(true);
     context.sessionKey.apple++;
@@ -35,9 +42,18 @@ new Bot("TOKEN")
 
 // Lazy: a Promise of the session.
 new Bot("TOKEN")
-  .extend(session({ key: "sessionKey", lazy: true, storage, initial: (): MySessionData => ({ apple: 1 }) }))
+  .extend(
+    session({
+      key: "sessionKey",
+      lazy: true,
+      storage,
+      initial: (): MySessionData => ({ apple: 1 }),
+    }),
+  )
   .on("message", async (context) => {
-    expectType<Equal<typeof context.sessionKey, Promise<Session<MySessionData>>>>(true);
+    expectType<
+      Equal<typeof context.sessionKey, Promise<Session<MySessionData>>>
+    >(true);
     // @ts-expect-error: lazy sessions must be awaited
     context.sessionKey.apple++;
     const s = await context.sessionKey;
@@ -47,8 +63,12 @@ new Bot("TOKEN")
 
 // Inferred from initial; default key "session"; two sessions side by side.
 new Bot("TOKEN")
-  .extend(session({ storage, initial: () => ({ count: 0, tags: [] as string[] }) }))
-  .extend(session({ key: "chatSession", storage, initial: () => ({ topic: "" }) }))
+  .extend(
+    session({ storage, initial: () => ({ count: 0, tags: [] as string[] }) }),
+  )
+  .extend(
+    session({ key: "chatSession", storage, initial: () => ({ topic: "" }) }),
+  )
   .on("message", (context) => {
     expectType<Equal<typeof context.session.count, number>>(true);
     expectType<Equal<typeof context.chatSession.topic, string>>(true);
@@ -58,8 +78,14 @@ new Bot("TOKEN")
   });
 
 // getSessionKey sees the ids of any update as optional.
-session({ getSessionKey: (ctx) => `chat:${ctx.chatId}`, initial: () => ({ topic: "" }) });
-session({ getSessionKey: (ctx) => `${ctx.senderId}:${ctx.chatId}`, initial: () => ({ preferences: {} }) });
+session({
+  getSessionKey: (ctx) => `chat:${ctx.chatId}`,
+  initial: () => ({ topic: "" }),
+});
+session({
+  getSessionKey: (ctx) => `${ctx.senderId}:${ctx.chatId}`,
+  initial: () => ({ preferences: {} }),
+});
 // @ts-expect-error: a session key is a string or a number
 session({ getSessionKey: () => ({ id: 1 }) });
 // @ts-expect-error: initial returns an object

@@ -1,10 +1,5 @@
 import { parse, stringify } from "devalue";
-import type {
-  ListableStorage,
-  SetOptions,
-  VersionedStorage,
-  VersionedValue,
-} from "../storage.ts";
+import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
 
 /**
  * The part of an [ioredis](https://github.com/redis/ioredis) client (`Redis`)
@@ -213,9 +208,7 @@ function decode(raw: string): unknown {
 
 async function versionOf(raw: string): Promise<string> {
   const start = payloadStart(raw);
-  return start === -1
-    ? `sha1:${await sha1(raw)}`
-    : raw.slice(MARKER.length, start - 1);
+  return start === -1 ? `sha1:${await sha1(raw)}` : raw.slice(MARKER.length, start - 1);
 }
 
 function encode(key: string, value: unknown, version: string): string {
@@ -223,9 +216,7 @@ function encode(key: string, value: unknown, version: string): string {
     return MARKER + version + ":" + stringify(value);
   } catch (error) {
     throw new TypeError(
-      `redisStorage: cannot store the session "${key}": ${
-        (error as Error).message
-      }`,
+      `redisStorage: cannot store the session "${key}": ${(error as Error).message}`,
       { cause: error },
     );
   }
@@ -316,6 +307,7 @@ export function redisStorage(
   };
 
   return {
+    name: "redis",
     async get(key) {
       const raw = await read(key);
       return raw === null ? undefined : decode(raw);

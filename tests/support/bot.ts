@@ -32,11 +32,20 @@ let updateId = 0;
 const date = 1_700_000_000;
 
 const user = (id: number) => ({ id, is_bot: false, first_name: `User ${id}` });
-const privateChat = (id: number) => ({ id, type: "private" as const, first_name: `User ${id}` });
+const privateChat = (id: number) => ({
+  id,
+  type: "private" as const,
+  first_name: `User ${id}`,
+});
 const chatOf = (chatId: number) =>
   chatId < 0 ? { id: chatId, type: "supergroup" as const, title: "Group" } : privateChat(chatId);
 
-function messagePayload(from: number | undefined, text: string, chatId: number, extra = {}) {
+function messagePayload(
+  from: number | undefined,
+  text: string,
+  chatId: number,
+  extra = {},
+) {
   return {
     message_id: ++updateId,
     date,
@@ -49,13 +58,25 @@ function messagePayload(from: number | undefined, text: string, chatId: number, 
 
 /** Factories of raw updates, one per update type the tests use. */
 export const updates = {
-  message: (from: number, text = "hi", chatId = from, extra = {}): TelegramUpdate => ({
+  message: (
+    from: number,
+    text = "hi",
+    chatId = from,
+    extra = {},
+  ): TelegramUpdate => ({
     update_id: ++updateId,
     message: messagePayload(from, text, chatId, extra),
   }),
-  editedMessage: (from: number, text = "edited", chatId = from): TelegramUpdate => ({
+  editedMessage: (
+    from: number,
+    text = "edited",
+    chatId = from,
+  ): TelegramUpdate => ({
     update_id: ++updateId,
-    edited_message: { ...messagePayload(from, text, chatId), edit_date: date + 1 },
+    edited_message: {
+      ...messagePayload(from, text, chatId),
+      edit_date: date + 1,
+    },
   }),
   channelPost: (chatId: number, text = "post"): TelegramUpdate => ({
     update_id: ++updateId,
@@ -66,7 +87,11 @@ export const updates = {
       text,
     },
   }),
-  callbackQuery: (from: number, data = "button", chatId = from): TelegramUpdate => ({
+  callbackQuery: (
+    from: number,
+    data = "button",
+    chatId = from,
+  ): TelegramUpdate => ({
     update_id: ++updateId,
     callback_query: {
       id: String(++updateId),
@@ -78,7 +103,12 @@ export const updates = {
   }),
   inlineQuery: (from: number, query = "q"): TelegramUpdate => ({
     update_id: ++updateId,
-    inline_query: { id: String(++updateId), from: user(from), query, offset: "" },
+    inline_query: {
+      id: String(++updateId),
+      from: user(from),
+      query,
+      offset: "",
+    },
   }),
   myChatMember: (from: number, chatId = from): TelegramUpdate => ({
     update_id: ++updateId,
@@ -103,9 +133,16 @@ export const updates = {
   }),
   businessMessage: (from: number, connection = "biz-1"): TelegramUpdate => ({
     update_id: ++updateId,
-    business_message: { ...messagePayload(from, "biz", from), business_connection_id: connection },
+    business_message: {
+      ...messagePayload(from, "biz", from),
+      business_connection_id: connection,
+    },
   }),
-  topicMessage: (from: number, chatId: number, threadId: number): TelegramUpdate => ({
+  topicMessage: (
+    from: number,
+    chatId: number,
+    threadId: number,
+  ): TelegramUpdate => ({
     update_id: ++updateId,
     message: messagePayload(from, "topic", chatId, {
       message_thread_id: threadId,
@@ -125,7 +162,9 @@ export interface CallCounts {
 }
 
 /** Reads (plain or versioned) and writes (plain or compare-and-set) in one number each. */
-export function totals(calls: CallCounts): { reads: number; writes: number; deletes: number } {
+export function totals(
+  calls: CallCounts,
+): { reads: number; writes: number; deletes: number } {
   return {
     reads: calls.get + calls.getVersioned,
     writes: calls.set + calls.setIfVersion,
@@ -137,20 +176,40 @@ export function totals(calls: CallCounts): { reads: number; writes: number; dele
  * Wraps a real storage and counts its calls. It keeps the wrapped storage's
  * compare-and-set support (or lack of it).
  */
-export function countingStorage<S extends Storage>(inner: S): S & { calls: CallCounts } {
-  const calls: CallCounts = { get: 0, set: 0, has: 0, delete: 0, getVersioned: 0, setIfVersion: 0 };
+export function countingStorage<S extends Storage>(
+  inner: S,
+): S & { calls: CallCounts } {
+  const calls: CallCounts = {
+    get: 0,
+    set: 0,
+    has: 0,
+    delete: 0,
+    getVersioned: 0,
+    setIfVersion: 0,
+  };
   const counted: Storage & { calls: CallCounts } = {
     calls,
     get: (key) => (calls.get++, inner.get(key)),
-    set: (key, value, options?: SetOptions) => (calls.set++, inner.set(key, value, options)),
+    set: (
+      key,
+      value,
+      options?: SetOptions,
+    ) => (calls.set++, inner.set(key, value, options)),
     has: (key) => (calls.has++, inner.has(key)),
     delete: (key) => (calls.delete++, inner.delete(key)),
   };
   if (isVersionedStorage(inner)) {
     const versioned = inner as VersionedStorage;
     Object.assign(counted, {
-      getVersioned: (key: string) => (calls.getVersioned++, versioned.getVersioned(key)),
-      setIfVersion: (key: string, value: unknown, version: string | null, options?: SetOptions) => (
+      getVersioned: (
+        key: string,
+      ) => (calls.getVersioned++, versioned.getVersioned(key)),
+      setIfVersion: (
+        key: string,
+        value: unknown,
+        version: string | null,
+        options?: SetOptions,
+      ) => (
         calls.setIfVersion++, versioned.setIfVersion(key, value, version, options)
       ),
     });
@@ -159,7 +218,9 @@ export function countingStorage<S extends Storage>(inner: S): S & { calls: CallC
 }
 
 /** A plain (no compare-and-set) storage over a Map, as @gramio/storage's in-memory adapter. */
-export function mapStorage(map = new Map<string, unknown>()): Storage & { map: Map<string, unknown> } {
+export function mapStorage(
+  map = new Map<string, unknown>(),
+): Storage & { map: Map<string, unknown> } {
   return {
     map,
     get: (key) => structuredClone(map.get(key)),

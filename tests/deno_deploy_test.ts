@@ -1,0 +1,107 @@
+// examples/deno_deploy.ts as Telegram sees it: a webhook server on
+// Deno.serve, receiving updates as JSON POSTs with the secret token header,
+// calling the Bot API (telegram-test-api here), with sessions in Deno KV.
+import assert from "node:assert/strict";
+import type { TelegramUpdate } from "gramio";
+import { denoKvStorage } from "../mod.ts";
+import { startWebhookServer, type WebhookServer } from "../examples/deno_deploy.ts";
+import { updates } from "./support/bot.ts";
+import { startTelegramServer, type TelegramTestServer } from "./support/telegram.ts";
+
+const SECRET = "test-webhook-secret";
+
+/** The webhook server on a free port of 127.0.0.1, sessions in the KV file at `path`. */
+async function startWebhook(
+  telegram: TelegramTestServer,
+  path: string,
+): Promise<{ url: string; web: WebhookServer; kv: Deno.Kv } & AsyncDisposable> {
+  const kv = await Deno.openKv(path);
+  const web = startWebhookServer({
+    token: telegram.token,
+    api: telegram.api,
+    storage: denoKvStorage(kv),
+    secretToken: SECRET,
+    serve: { port: 0, hostname: "127.0.0.1", onListen() {} },
+  });
+  return {
+    url: `http://127.0.0.1:${web.server.addr.port}/`,
+    web,
+    kv,
+    async [Symbol.asyncDispose]() {
+      await web.stop();
+      kv.close();
+    },
+  };
+}
+
+/** POSTs an update the way Telegram does. */
+async function post(
+  url: string,
+  update: TelegramUpdate,
+  secret: string | null = SECRET,
+): Promise<number> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (secret !== null) headers["x-telegram-bot-api-secret-token"] = secret;
+  const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(update) });
+  await response.body?.cancel();
+  return response.status;
+}
+
+Deno.test("deno_deploy example: webhook updates get replies, sessions persist in KV across two server starts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gramio-session-deploy-" });
+  const path = `${dir}/sessions.sqlite3`;
+  try {
+    await using telegram = await startTelegramServer();
+    const alice = telegram.user({ id: 4001, firstName: "Alice" });
+    const bob = telegram.user({ id: 4002, firstName: "Bob" });
+    /** POSTs a message from `who`; the reply is already sent when the POST is answered. */
+    const say = async (
+      url: string,
+      who: typeof alice,
+      text: string,
+    ): Promise<string | undefined> => {
+      assert.equal(await post(url, updates.message(who.id, text)), 200);
+      const replies = who.takeReplies();
+      assert.equal(replies.length, 1, "one reply, sent before the webhook answered");
+      return replies[0].text;
+    };
+
+    {
+      await using first = await startWebhook(telegram, path);
+      const health = await fetch(first.url);
+      assert.equal(health.status, 200);
+      assert.equal(await health.text(), "The bot is running.");
+
+      assert.equal(await say(first.url, alice, "hi"), "apple count is 2");
+      assert.equal(await say(first.url, alice, "hi"), "apple count is 3");
+      assert.equal(await say(first.url, bob, "hello"), "apple count is 2");
+
+      // Without (or with a wrong) secret token: refused, nothing handled.
+      assert.equal(await post(first.url, updates.message(alice.id, "forged"), null), 401);
+      assert.equal(await post(first.url, updates.message(alice.id, "forged"), "wrong"), 401);
+      assert.deepEqual(alice.takeReplies(), []);
+
+      // Telegram may deliver one user's updates on parallel connections:
+      // both increments land, each reply shows a different count.
+      const statuses = await Promise.all([
+        post(first.url, updates.message(alice.id, "a")),
+        post(first.url, updates.message(alice.id, "b")),
+      ]);
+      assert.deepEqual(statuses, [200, 200]);
+      assert.deepEqual(alice.takeReplies().map((r) => r.text).sort(), [
+        "apple count is 4",
+        "apple count is 5",
+      ]);
+    }
+
+    // A new deployment (or a cold isolate): same KV database, counts go on.
+    {
+      await using second = await startWebhook(telegram, path);
+      assert.equal(await say(second.url, alice, "back"), "apple count is 6");
+      assert.equal(await say(second.url, bob, "back"), "apple count is 3");
+      assert.deepEqual(await denoKvStorage(second.kv).get("4001"), { apple: 6 });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

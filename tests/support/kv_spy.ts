@@ -1,0 +1,63 @@
+/**
+ * A pass-through wrapper around a real KV database, for tests: it records the
+ * options of every atomic `set` and can run a hook before `getMany` (to inject
+ * a concurrent write between the reads of a head and of its chunks).
+ *
+ * @module
+ */
+
+import type { KvKeyPart, KvLike } from "../../src/storages/denokv.ts";
+
+/** One recorded atomic `set`. */
+export interface RecordedSet {
+  key: readonly KvKeyPart[];
+  expireIn: number | undefined;
+}
+
+/** A {@linkcode KvLike} that forwards to `kv` and records what passed through. */
+export interface KvSpy {
+  kv: KvLike;
+  sets: RecordedSet[];
+  getManyCalls: number;
+}
+
+/** Wraps `kv`; `beforeGetMany` runs (and is awaited) before each `getMany`. */
+export function spyKv(
+  kv: KvLike,
+  hooks: { beforeGetMany?: (call: number) => void | Promise<void> } = {},
+): KvSpy {
+  const spy: KvSpy = {
+    sets: [],
+    getManyCalls: 0,
+    kv: {
+      get: (key, options) => kv.get(key, options),
+      async getMany(keys, options) {
+        const call = ++spy.getManyCalls;
+        await hooks.beforeGetMany?.(call);
+        return kv.getMany!(keys, options);
+      },
+      atomic() {
+        const op = kv.atomic();
+        const wrapped: ReturnType<KvLike["atomic"]> = {
+          check(...checks) {
+            op.check(...checks);
+            return wrapped;
+          },
+          set(key, value, options) {
+            spy.sets.push({ key, expireIn: options?.expireIn });
+            op.set(key, value, options);
+            return wrapped;
+          },
+          delete(key) {
+            op.delete(key);
+            return wrapped;
+          },
+          commit: () => op.commit(),
+        };
+        return wrapped;
+      },
+      list: (selector, options) => kv.list(selector, options),
+    },
+  };
+  return spy;
+}
