@@ -57,3 +57,4 @@ export {
   type KvKeyPart,
   type KvLike,
 } from "./src/storages/denokv.ts";
+

@@ -24,6 +24,7 @@ export class SessionError extends Error {
   /** The storage key of the session, when there is one. */
   readonly sessionKey: string | undefined;
 
+  /** An error about the session stored under `sessionKey`. */
   constructor(message: string, sessionKey?: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "SessionError";
@@ -47,6 +48,7 @@ export class SessionStorageError extends SessionError {
   /** What the plugin was doing. */
   readonly operation: "read" | "write" | "delete";
 
+  /** `cause` is what the storage threw. */
   constructor(
     operation: "read" | "write" | "delete",
     sessionKey: string,
@@ -83,6 +85,7 @@ export class SessionConflictError extends SessionError {
   /** Top-level fields both sides changed (empty when not computed). */
   readonly fields: string[];
 
+  /** `fields` are the top-level fields both sides changed; `detail` is appended to the message. */
   constructor(sessionKey: string, fields: string[], detail = "") {
     super(
       `Session "${sessionKey}" was changed by another bot instance while this update ran` +
@@ -107,6 +110,7 @@ export class SessionConflictError extends SessionError {
  * ```
  */
 export class SessionDataError extends SessionError {
+  /** `what` describes the stored value, e.g. "a number". */
   constructor(sessionKey: string, what: string) {
     super(
       `Session "${sessionKey}": the stored value is ${what}, not a session object. ` +
