@@ -94,7 +94,13 @@ export class SessionState {
 
   /** Loads the session once; every call returns the same promise. */
   load(): Promise<object> {
-    return this.#loading ??= this.#load();
+    if (!this.#loading) {
+      this.#loading = this.#load();
+      // A lazy handler may touch the session without awaiting it; its failure
+      // must not become an unhandled rejection (awaiting callers still see it).
+      this.#loading.catch(() => {});
+    }
+    return this.#loading;
   }
 
   async #load(): Promise<object> {

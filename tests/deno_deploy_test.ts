@@ -1,7 +1,9 @@
 // examples/deno_deploy.ts as Telegram sees it: a webhook server on
 // Deno.serve, receiving updates as JSON POSTs with the secret token header,
 // calling the Bot API (telegram-test-api here), with sessions in Deno KV.
+// The last test runs the file as deployed (`deno run`, default storage).
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import type { TelegramUpdate } from "gramio";
 import { denoKvStorage } from "../mod.ts";
 import { startWebhookServer, type WebhookServer } from "../examples/deno_deploy.ts";
@@ -103,5 +105,81 @@ Deno.test("deno_deploy example: webhook updates get replies, sessions persist in
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const DEPLOY_SCRIPT = fileURLToPath(new URL("../examples/deno_deploy.ts", import.meta.url));
+const PROJECT_DIR = fileURLToPath(new URL("..", import.meta.url));
+
+/** Where `Deno.openKv()` without a path keeps the database of `origin` (a `--location`). */
+async function defaultKvDir(origin: string): Promise<string> {
+  const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stderr: "null" })
+    .output();
+  const { originStorage } = JSON.parse(new TextDecoder().decode(info.stdout));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(origin));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${originStorage}/${hex}`;
+}
+
+/** `deno run -A examples/deno_deploy.ts` with only env vars; resolves once it listens. */
+async function startDeployProcess(telegram: TelegramTestServer, origin: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    // --location gives this test its own default KV database (see defaultKvDir).
+    args: ["run", "-A", `--location=${origin}`, DEPLOY_SCRIPT],
+    cwd: PROJECT_DIR,
+    env: {
+      BOT_TOKEN: telegram.token,
+      TELEGRAM_API_URL: telegram.apiURL,
+      WEBHOOK_SECRET: SECRET,
+      PORT: "0",
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let stdout = "";
+  let port: number | undefined;
+  while (port === undefined) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server exited before listening:\n${stdout}\n${await stderr}`);
+    stdout += value;
+    const match = /Listening on https?:\/\/[^\s]*:(\d+)/.exec(stdout);
+    if (match) port = Number(match[1]);
+  }
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await reader.cancel();
+      await child.status;
+      await stderr;
+    },
+  };
+}
+
+Deno.test("deno_deploy example as deployed: only env vars, sessions in the default Deno KV, counts survive a restart", async () => {
+  const origin = `http://${crypto.randomUUID()}.gramio-session.test`;
+  const kvDir = await defaultKvDir(origin);
+  try {
+    await using telegram = await startTelegramServer();
+    const alice = telegram.user({ id: 4101, firstName: "Alice" });
+    const say = async (url: string, text: string) => {
+      assert.equal(await post(url, updates.message(alice.id, text)), 200);
+      return alice.takeReplies().map((r) => r.text);
+    };
+    {
+      await using first = await startDeployProcess(telegram, origin);
+      assert.equal(await post(first.url, updates.message(alice.id, "forged"), null), 401);
+      assert.deepEqual(await say(first.url, "hi"), ["apple count is 2"]);
+      assert.deepEqual(await say(first.url, "hi"), ["apple count is 3"]);
+    }
+    {
+      await using second = await startDeployProcess(telegram, origin);
+      assert.deepEqual(await say(second.url, "back"), ["apple count is 4"]);
+    }
+  } finally {
+    await Deno.remove(kvDir, { recursive: true }).catch(() => {});
   }
 });

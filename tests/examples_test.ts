@@ -31,7 +31,12 @@ const examples: Record<string, object> = {
 };
 
 /** What telegram-test-api's getMe answers; given, so no bot calls getMe. */
-const info: TelegramUser = { id: 666, is_bot: true, first_name: "Test First name", username: "TestNameBot" };
+const info: TelegramUser = {
+  id: 666,
+  is_bot: true,
+  first_name: "Test First name",
+  username: "TestNameBot",
+};
 
 /** A temp dir with a KV database in it, closed and removed on dispose. */
 async function tempKv(): Promise<{ kv: Deno.Kv } & AsyncDisposable> {
@@ -63,9 +68,19 @@ Deno.test("per_chat example: a per-user and a per-chat session side by side, in 
     storage: denoKvStorage(db.kv),
   });
   const group = -100123;
-  const inGroup = server.user({ id: 5001, firstName: "Alice", chatId: group, chatType: "supergroup" });
+  const inGroup = server.user({
+    id: 5001,
+    firstName: "Alice",
+    chatId: group,
+    chatType: "supergroup",
+  });
   const alicePrivate = server.user({ id: 5001, firstName: "Alice" });
-  const otherGroup = server.user({ id: 5001, firstName: "Alice", chatId: -100999, chatType: "supergroup" });
+  const otherGroup = server.user({
+    id: 5001,
+    firstName: "Alice",
+    chatId: -100999,
+    chatType: "supergroup",
+  });
   /** Handles one message (the reply is sent before it resolves) and returns the reply. */
   const send = async (from: number, chatId: number, view: typeof inGroup) => {
     await bot.updates.handleUpdate(updates.message(from, "hi", chatId));
@@ -75,10 +90,16 @@ Deno.test("per_chat example: a per-user and a per-chat session side by side, in 
   };
 
   assert.equal(await send(5001, group, inGroup), "you: 1 in all chats; this chat: 1");
-  assert.equal(await send(5002, group, inGroup), "you: 1 in all chats; this chat: 2; before you: User 5001");
+  assert.equal(
+    await send(5002, group, inGroup),
+    "you: 1 in all chats; this chat: 2; before you: User 5001",
+  );
   assert.equal(await send(5001, 5001, alicePrivate), "you: 2 in all chats; this chat: 1");
   assert.equal(await send(5001, -100999, otherGroup), "you: 3 in all chats; this chat: 1");
-  assert.equal(await send(5001, group, inGroup), "you: 4 in all chats; this chat: 3; before you: User 5002");
+  assert.equal(
+    await send(5001, group, inGroup),
+    "you: 4 in all chats; this chat: 3; before you: User 5002",
+  );
 
   // Both sessions in one storage, under keys that never collide.
   const stored = denoKvStorage(db.kv);
@@ -135,11 +156,18 @@ Deno.test("migrations example: sessions stored by the counter example are upgrad
   // The old bot: the counter example, which stores { apple: n }.
   const oldBot = counterExample.createCounterBot(server.token, { api: server.api, info, storage });
   for (let i = 0; i < 2; i++) await oldBot.updates.handleUpdate(updates.message(alice.id, "hi"));
-  assert.deepEqual((await alice.waitForReplies(2)).map((r) => r.text), ["apple count is 2", "apple count is 3"]);
+  assert.deepEqual((await alice.waitForReplies(2)).map((r) => r.text), [
+    "apple count is 2",
+    "apple count is 3",
+  ]);
   assert.deepEqual(await storage.get("7001"), { apple: 3 });
 
   // The new bot on the same storage.
-  const newBot = migrationsExample.createMigrationsBot(server.token, { api: server.api, info, storage });
+  const newBot = migrationsExample.createMigrationsBot(server.token, {
+    api: server.api,
+    info,
+    storage,
+  });
   const send = async (who: typeof alice, text: string) => {
     await newBot.updates.handleUpdate(updates.message(who.id, text));
     return (await who.nextReply()).text;
@@ -169,7 +197,12 @@ Deno.test({
     const run = async (messages: Array<typeof alice>): Promise<string[]> => {
       const { client, close } = await openIoRedis();
       try {
-        const bot = redisExample.createRedisBot(server.token, { redis: client, prefix, api: server.api, info });
+        const bot = redisExample.createRedisBot(server.token, {
+          redis: client,
+          prefix,
+          api: server.api,
+          info,
+        });
         const replies: string[] = [];
         for (const who of messages) {
           await bot.updates.handleUpdate(updates.message(who.id, "hi"));
@@ -184,7 +217,11 @@ Deno.test({
     const { client, close } = await openIoRedis();
     const storage = redisStorage(client, { prefix });
     try {
-      assert.deepEqual(await run([alice, alice, bob]), ["apple count is 2", "apple count is 3", "apple count is 2"]);
+      assert.deepEqual(await run([alice, alice, bob]), [
+        "apple count is 2",
+        "apple count is 3",
+        "apple count is 2",
+      ]);
       assert.deepEqual(await run([alice, bob]), ["apple count is 4", "apple count is 3"]);
       assert.deepEqual(await storage.get("8001"), { apple: 4 });
     } finally {
@@ -199,6 +236,11 @@ Deno.test("demo: deno task demo's run succeeds and prints the counts before and 
   const ok = await demoExample.runDemo({ print: (line) => lines.push(line), childOutput: "null" });
   const output = lines.join("\n");
   assert.equal(ok, true, output);
-  for (const count of [2, 3, 4]) assert.match(output, new RegExp(`Alice: .* -> bot: "apple count is ${count}"`));
-  assert.match(output, /after restart[^]*Alice: .* -> bot: "apple count is 5"[^]*Bob: .* -> bot: "apple count is 2"/);
+  for (const count of [2, 3, 4]) {
+    assert.match(output, new RegExp(`Alice: .* -> bot: "apple count is ${count}"`));
+  }
+  assert.match(
+    output,
+    /after restart[^]*Alice: .* -> bot: "apple count is 5"[^]*Bob: .* -> bot: "apple count is 2"/,
+  );
 });
