@@ -114,11 +114,19 @@ export function perUserInChat(ctx: SessionContext): string | undefined {
  * ```
  */
 export function perTopic(ctx: SessionContext): string | undefined {
-  const thread = id(field(ctx, "threadId")) ??
-    id(field(field(ctx, "message"), "threadId"));
-  const chat = chatIdOf(ctx) ??
-    id(field(field(field(ctx, "message"), "chat"), "id"));
+  // The message itself, or for a callback query the message its button is on.
+  const message = isTopicMessage(ctx) ? ctx : field(ctx, "message");
+  // A reply thread in an ordinary supergroup has a message_thread_id too:
+  // only messages marked as topic messages belong to a forum topic.
+  if (!isTopicMessage(message)) return undefined;
+  const thread = id(field(message, "threadId"));
+  const chat = id(field(message, "chatId")) ?? id(field(field(message, "chat"), "id"));
   return thread === undefined || chat === undefined ? undefined : `topic:${chat}:${thread}`;
+}
+
+function isTopicMessage(source: unknown): boolean {
+  const payload = field(source, "payload");
+  return field(payload, "is_topic_message") === true;
 }
 
 /**

@@ -137,16 +137,23 @@ async function startDeployProcess(telegram: TelegramTestServer, origin: string) 
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let stdout = "";
+  const stdout = new Response(child.stdout).text();
+  // Deno.serve announces its address on stderr; a server that never does is
+  // killed after 20 s, which ends the stream.
+  const deadline = setTimeout(() => child.kill(), 20_000);
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let stderr = "";
   let port: number | undefined;
-  while (port === undefined) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the server exited before listening:\n${stdout}\n${await stderr}`);
-    stdout += value;
-    const match = /Listening on https?:\/\/[^\s]*:(\d+)/.exec(stdout);
-    if (match) port = Number(match[1]);
+  try {
+    while (port === undefined) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the server exited before listening:\n${await stdout}\n${stderr}`);
+      stderr += value;
+      const match = /Listening on https?:\/\/\S*?:(\d+)/.exec(stderr);
+      if (match) port = Number(match[1]);
+    }
+  } finally {
+    clearTimeout(deadline);
   }
   return {
     url: `http://127.0.0.1:${port}/`,
@@ -154,7 +161,7 @@ async function startDeployProcess(telegram: TelegramTestServer, origin: string) 
       child.kill("SIGTERM");
       await reader.cancel();
       await child.status;
-      await stderr;
+      await stdout;
     },
   };
 }
@@ -179,6 +186,9 @@ Deno.test("deno_deploy example as deployed: only env vars, sessions in the defau
       await using second = await startDeployProcess(telegram, origin);
       assert.deepEqual(await say(second.url, "back"), ["apple count is 4"]);
     }
+    // The sessions are in Deno.openKv()'s default database, not in memory.
+    using kv = await Deno.openKv(`${kvDir}/kv.sqlite3`);
+    assert.deepEqual(await denoKvStorage(kv).get(String(alice.id)), { apple: 4 });
   } finally {
     await Deno.remove(kvDir, { recursive: true }).catch(() => {});
   }

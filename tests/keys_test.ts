@@ -78,6 +78,8 @@ Deno.test("perTopic: chat and message_thread_id; nothing outside topics", async 
     undefined,
   );
   assert.equal(await keyOf(perTopic, updates.inlineQuery(13)), undefined);
+  const replyThread = updates.message(11, "reply", -100, { message_thread_id: 3 });
+  assert.equal(await keyOf(perTopic, replyThread), undefined, "a reply thread is not a topic");
 });
 
 Deno.test("perBusinessConnection: the connection id; nothing for ordinary messages", async () => {
