@@ -140,7 +140,13 @@ export class SessionState {
           stored = await storage.get(this.#key);
         }
       } catch (cause) {
-        throw new SessionStorageError("read", this.#key, cause);
+        if (!(cause instanceof SessionDataError)) {
+          throw new SessionStorageError("read", this.#key, cause);
+        }
+        // The storage could not decode the stored value.
+        if (!this.#runtime.resetInvalid) throw cause;
+        stored = undefined;
+        this.#version = undefined; // start afresh: the save overwrites the bad value
       }
       const data = await this.#fromStored(stored);
       this.data = data;

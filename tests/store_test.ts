@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { inMemoryStorage, type Migrations, session, SessionError, sessionStore } from "../mod.ts";
+import {
+  denoKvStorage,
+  inMemoryStorage,
+  type Migrations,
+  session,
+  SessionError,
+  sessionStore,
+} from "../mod.ts";
 import { ENVELOPE_MARK } from "../src/record.ts";
 import { errorsOf, gate, mapStorage, testBot, updates } from "./support/bot.ts";
 
@@ -104,4 +111,25 @@ Deno.test("sessionStore.keys() explains a storage that cannot list", () => {
     () => sessions.keys(),
     (error) => error instanceof SessionError && /keys\(\) method/.test(error.message),
   );
+});
+
+Deno.test("sessionStore lists and edits sessions on a Deno KV file", async () => {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/sessions.db`);
+  try {
+    const options = { storage: denoKvStorage(kv), initial: () => ({ coins: 0 }) };
+    const bot = testBot()
+      .extend(session(options))
+      .on("message", (context) => void context.session.coins++);
+    for (const user of [1, 2, 3]) await bot.updates.handleUpdate(updates.message(user));
+    const sessions = sessionStore(options);
+    const keys: string[] = [];
+    for await (const key of sessions.keys()) keys.push(key);
+    assert.deepEqual(keys.sort(), ["1", "2", "3"]);
+    await sessions.update("2", (s) => void (s.coins += 5));
+    assert.deepEqual((await kv.get(["gramio-session", "2"])).value, { coins: 6 });
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

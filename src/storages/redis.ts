@@ -1,3 +1,4 @@
+import { SessionDataError } from "../errors.ts";
 import { parse, stringify } from "devalue";
 import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
 
@@ -201,9 +202,14 @@ function payloadStart(raw: string): number {
   return stop === -1 ? -1 : stop + 1;
 }
 
-function decode(raw: string): unknown {
+function decode(key: string, raw: string): unknown {
   const start = payloadStart(raw);
-  return start === -1 ? JSON.parse(raw) : parse(raw.slice(start));
+  try {
+    return start === -1 ? JSON.parse(raw) : parse(raw.slice(start));
+  } catch (error) {
+    // Left as it is: the plugin reports it, or starts afresh with onInvalidData: "reset".
+    throw new SessionDataError(key, `undecodable (${(error as Error).message})`);
+  }
 }
 
 async function versionOf(raw: string): Promise<string> {
@@ -310,7 +316,7 @@ export function redisStorage(
     name: "redis",
     async get(key) {
       const raw = await read(key);
-      return raw === null ? undefined : decode(raw);
+      return raw === null ? undefined : decode(key, raw);
     },
     async set(key, value, setOptions) {
       const args = ["SET", prefix + key, encode(key, value, newVersion())];
@@ -327,7 +333,7 @@ export function redisStorage(
     async getVersioned(key): Promise<VersionedValue> {
       const raw = await read(key);
       if (raw === null) return { value: undefined, version: null };
-      return { value: decode(raw), version: await versionOf(raw) };
+      return { value: decode(key, raw), version: await versionOf(raw) };
     },
     async setIfVersion(key, value, version, setOptions): Promise<boolean> {
       const written = await evalScript([

@@ -27,9 +27,7 @@ export async function redisAvailable(): Promise<boolean> {
     conn.close();
     return true;
   } catch (error) {
-    const message = `Redis is unreachable at ${REDIS_URL}: ${
-      (error as Error).message
-    }`;
+    const message = `Redis is unreachable at ${REDIS_URL}: ${(error as Error).message}`;
     if (Deno.env.get("CI")) throw new Error(`${message} (CI is set)`);
     console.warn(
       `\n!!! SKIPPING REDIS TESTS: ${message}. Start Redis or set REDIS_URL.\n`,

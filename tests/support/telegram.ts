@@ -204,9 +204,7 @@ interface Waiter {
 let tokenCounter = 0;
 function makeToken(): string {
   tokenCounter++;
-  return `${100000 + tokenCounter}:TEST${
-    crypto.randomUUID().replaceAll("-", "")
-  }`;
+  return `${100000 + tokenCounter}:TEST${crypto.randomUUID().replaceAll("-", "")}`;
 }
 
 /** Runs `promise` with a deadline; the timer is always cleared. */
@@ -244,9 +242,7 @@ function param(
   params: URLSearchParams | Record<string, unknown>,
   name: string,
 ): number | undefined {
-  const raw = params instanceof URLSearchParams
-    ? params.get(name)
-    : params[name];
+  const raw = params instanceof URLSearchParams ? params.get(name) : params[name];
   if (raw === null || raw === undefined || raw === "") return undefined;
   const value = Number(raw);
   return Number.isFinite(value) ? value : undefined;
@@ -278,9 +274,7 @@ export async function startTelegramServer(): Promise<TelegramTestServer> {
 
   /** Unread updates of `token`, confirming (marking read) those below `offset`. */
   const collect = (token: string, offset: number, limit: number): unknown[] => {
-    const mine = internals.storage.userMessages.filter((u) =>
-      u.botToken === token && !u.isRead
-    );
+    const mine = internals.storage.userMessages.filter((u) => u.botToken === token && !u.isRead);
     let pending = mine;
     if (offset < 0) {
       // Telegram: a negative offset keeps only the last -offset updates.
@@ -391,9 +385,7 @@ export async function startTelegramServer(): Promise<TelegramTestServer> {
     const token = bot.options.token;
     // stopPolling(true) resolves when GramIO's fetch loop ends; the loop ends
     // once its pending long poll is answered, so answer it right away.
-    const loopEnded = bot.updates.isRequestActive
-      ? bot.updates.stopPolling(true)
-      : undefined;
+    const loopEnded = bot.updates.isRequestActive ? bot.updates.stopPolling(true) : undefined;
     bot.updates.isStarted = false;
     released.add(token);
     releasePolls(token);
@@ -515,9 +507,7 @@ export function user(
   );
 
   const unread = (): StoredBotMessage[] =>
-    state.internals.storage.botMessages.filter((m) =>
-      mine(m) && m.messageId > cursor
-    );
+    state.internals.storage.botMessages.filter((m) => mine(m) && m.messageId > cursor);
   const consume = (messages: StoredBotMessage[]): BotReply[] => {
     if (messages.length > 0) cursor = messages[messages.length - 1].messageId;
     return messages.map((m) => ({
