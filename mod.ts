@@ -57,4 +57,3 @@ export {
   type KvKeyPart,
   type KvLike,
 } from "./src/storages/denokv.ts";
-

@@ -75,7 +75,9 @@ kv.close();
 await Deno.remove(dir, { recursive: true });
 
 console.log(`load test: ${UPDATES} updates, ${USERS} users, all concurrent, Deno KV file`);
-console.log(`  time            ${seconds.toFixed(2)} s  (${(UPDATES / seconds).toFixed(0)} updates/s)`);
+console.log(
+  `  time            ${seconds.toFixed(2)} s  (${(UPDATES / seconds).toFixed(0)} updates/s)`,
+);
 console.log(`  exact counts    ${exact} / ${USERS} users`);
 console.log(`  errors          ${errors.length}`);
 console.log(
