@@ -46,7 +46,7 @@ class Cloner {
       for (const [k, v] of value) {
         copy.set(
           this.clone(k, `${path}<key>`),
-          this.clone(v, `${path}.get(${String(k)})`),
+          this.clone(v, `${path}<value>`),
         );
       }
       return copy;
@@ -68,7 +68,7 @@ class Cloner {
     const record = value as Record<string, unknown>;
     for (const key in record) {
       if (Object.hasOwn(record, key)) {
-        copy[key] = this.clone(record[key], path ? `${path}.${key}` : key);
+        setOwn(copy, key, this.clone(record[key], path ? `${path}.${key}` : key));
       }
     }
     return copy;
@@ -82,4 +82,16 @@ function remember<T>(
 ): T {
   copies.set(original, copy);
   return copy;
+}
+
+/** Sets an own field, even one named `__proto__` (which `=` would treat as the prototype). */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else target[key] = value;
 }

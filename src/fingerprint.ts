@@ -61,14 +61,20 @@ export function changedFields(from: Snapshot, to: Snapshot): Set<string> {
 }
 
 function printField(value: unknown): unknown {
-  if (typeof value !== "object" || value === null) {
-    // Primitives compare by value; a function or symbol prints as its type so
-    // that replacing one is still seen.
-    return typeof value === "function" || typeof value === "symbol"
-      ? typeof value + String(value)
-      : value;
+  switch (typeof value) {
+    // Strings and object prints are both strings: a one-letter tag keeps the
+    // string "[]" apart from an empty array.
+    case "string":
+      return "s" + value;
+    case "object":
+      return value === null ? null : "o" + new Printer().print(value);
+    case "function":
+    case "symbol":
+      return typeof value + String(value);
+    default:
+      // Numbers, booleans, bigints and undefined compare by value.
+      return value;
   }
-  return new Printer().print(value);
 }
 
 /** Encodes an object graph as a string; equal strings mean equal content. */

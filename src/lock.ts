@@ -5,8 +5,16 @@
  * for each other. One lock table per storage object, shared by every session
  * plugin and by the sessions API that use that storage.
  *
+ * Each acquisition names its owner (the update, or a sessionStore call
+ * outside updates). An owner that asks for a key it already holds, or whose
+ * wait would close a cycle (update A holds "1" and waits for "2" while update
+ * B holds "2" and waits for "1"), gets an error at once instead of hanging
+ * forever.
+ *
  * @module
  */
+
+import { SessionError } from "./errors.ts";
 
 /** Releases a held key; calling it twice is harmless. */
 export type Release = () => void;
@@ -14,14 +22,21 @@ export type Release = () => void;
 /** A table of per-key FIFO locks. */
 export class KeyedLock {
   #tails = new Map<string, Promise<void>>();
+  /** Who holds each key now. */
+  #holders = new Map<string, object>();
+  /** The key each owner is waiting for. */
+  #waiting = new Map<object, string>();
 
   /**
-   * Takes the lock for `key`. Returns the release function at once when the
-   * key is free (no promise, no extra tick on the hot path), otherwise a
-   * promise of it that resolves when the previous holder releases.
+   * Takes the lock for `key` on behalf of `owner`. Returns the release
+   * function at once when the key is free (no promise, no extra tick on the
+   * hot path), otherwise a promise of it that resolves when the previous
+   * holders release. Throws a {@linkcode SessionError} when `owner` already
+   * holds `key` or when waiting would deadlock.
    */
-  acquire(key: string): Release | Promise<Release> {
+  acquire(key: string, owner: object): Release | Promise<Release> {
     const previous = this.#tails.get(key);
+    if (previous) this.#assertCanWait(key, owner);
     let open!: () => void;
     const turn = new Promise<void>((resolve) => (open = resolve));
     const tail = previous ? previous.then(() => turn) : turn;
@@ -30,10 +45,52 @@ export class KeyedLock {
     const release = () => {
       if (released) return;
       released = true;
+      if (this.#holders.get(key) === owner) this.#holders.delete(key);
       open();
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     };
-    return previous ? previous.then(() => release) : release;
+    if (!previous) {
+      this.#holders.set(key, owner);
+      return release;
+    }
+    this.#waiting.set(owner, key);
+    return previous.then(() => {
+      this.#waiting.delete(owner);
+      this.#holders.set(key, owner);
+      return release;
+    });
+  }
+
+  #assertCanWait(key: string, owner: object): void {
+    if (this.#holders.get(key) === owner) {
+      throw new SessionError(
+        `The session under the same storage key "${key}" is already held by this update, and waiting for it ` +
+          "would never end. Two sessions of one update resolve to that key, or sessionStore() was used on the " +
+          "session of the update that is running: use ctx.session there, or give the sessions different keys " +
+          "(e.g. perUser and perChat, which prefix chat keys) or different storages.",
+        key,
+      );
+    }
+    // Follow "waits for a key held by an owner who waits for ..." back to us.
+    const chain = [key];
+    let next: string | undefined = key;
+    for (let hops = 0; next !== undefined && hops < 1000; hops++) {
+      const holder = this.#holders.get(next);
+      if (holder === undefined) return;
+      if (holder === owner) {
+        throw new SessionError(
+          `Deadlock avoided: this update would wait for session "${key}" while holding one that the holder of ` +
+            `"${key}" is waiting for (cycle: ${
+              chain.join(" -> ")
+            }). It was stopped instead of hanging. ` +
+            "Take sessions of several keys in one fixed order (for example sorted by key), or change another " +
+            "user's session outside the handler.",
+          key,
+        );
+      }
+      next = this.#waiting.get(holder);
+      if (next !== undefined) chain.push(next);
+    }
   }
 
   /** Whether anyone holds or waits for `key`. */

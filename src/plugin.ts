@@ -11,6 +11,7 @@ import { log } from "./log.ts";
 import { perUser, type SessionContext } from "./keys.ts";
 import { createRuntime, type SessionOptions, type SessionValue } from "./options.ts";
 import { SessionState } from "./session_state.ts";
+import { runInUpdate } from "./update_scope.ts";
 
 /** The GramIO plugin `session()` returns: it adds `ctx[Key]` to every update. */
 export type SessionPlugin<Key extends string, Value> = Plugin<
@@ -120,11 +121,13 @@ export function session<
     Object.defineProperty(ctx, property, accessor);
     if (!lazy) await state.load();
     try {
-      await next();
+      await runInUpdate(ctx, next);
     } catch (error) {
+      state.close();
       await state.abort();
       throw error;
     }
+    state.close();
     if (!state.touched) {
       if (log.enabled) {
         log("%s key=%s skip (lazy, untouched)", property, sessionKey);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { cloneValue } from "./clone.ts";
+import { cloneValue, setOwn } from "./clone.ts";
 import {
   SessionConflictError,
   SessionDataError,
@@ -54,9 +54,6 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
 }
 
-/** Storage keys each update holds, to refuse two sessions on one record. */
-const heldByUpdate = new WeakMap<object, { lock: KeyedLock; key: string }[]>();
-
 export class SessionState {
   /** The session object handlers see; set once loaded. */
   data: object | undefined;
@@ -66,15 +63,27 @@ export class SessionState {
   #version: string | null | undefined;
   #mustSave = false;
   #existed = false;
+  /** `$clear()` was called: at commit the record is deleted, or replaced if changed since. */
+  #cleared = false;
+  /** The update is over: a first load now would take a lock nobody releases. */
+  #closed = false;
+  /** The `migrations` version the stored data was at, kept when this plugin has none. */
+  #storedVersion: number | undefined;
   #release: Release | undefined;
   readonly #runtime: SessionRuntime;
   readonly #key: string;
   readonly #ctx: object;
+  readonly #owner: object;
 
-  constructor(runtime: SessionRuntime, sessionKey: string, ctx: object) {
+  /**
+   * `ctx` is what `initial()` receives; `owner` is who holds the lock (the
+   * update's context, or a sessionStore call's own token).
+   */
+  constructor(runtime: SessionRuntime, sessionKey: string, ctx: object, owner: object = ctx) {
     this.#runtime = runtime;
     this.#key = sessionKey;
     this.#ctx = ctx;
+    this.#owner = owner;
   }
 
   /** The storage key. */
@@ -94,6 +103,15 @@ export class SessionState {
 
   /** Loads the session once; every call returns the same promise. */
   load(): Promise<object> {
+    if (!this.#loading && this.#closed) {
+      return Promise.reject(
+        new SessionError(
+          `ctx.${this.#runtime.property} was first used after its update had finished (a handler started work ` +
+            "it did not await). The session was not loaded, so nothing could be saved: await that work in the handler.",
+          this.#key,
+        ),
+      );
+    }
     if (!this.#loading) {
       this.#loading = this.#load();
       // A lazy handler may touch the session without awaiting it; its failure
@@ -105,18 +123,7 @@ export class SessionState {
 
   async #load(): Promise<object> {
     const { lock, storage } = this.#runtime;
-    const held = heldByUpdate.get(this.#ctx) ?? [];
-    if (held.some((entry) => entry.lock === lock && entry.key === this.#key)) {
-      throw new SessionError(
-        `Two sessions of this update resolve to the same storage key "${this.#key}" (the second is ctx.${this.#runtime.property}). ` +
-          "They would overwrite each other: give them different getSessionKey results (e.g. perUser and perChat, which prefix chat keys) or different storages.",
-        this.#key,
-      );
-    }
-    held.push({ lock, key: this.#key });
-    heldByUpdate.set(this.#ctx, held);
-
-    const acquired = lock.acquire(this.#key);
+    const acquired = lock.acquire(this.#key, this.#owner);
     if (typeof acquired === "function") this.#release = acquired;
     else {
       const waitStart = performance.now();
@@ -176,6 +183,7 @@ export class SessionState {
       return this.#fresh();
     }
     let data = record.data;
+    this.#storedVersion = record.version;
     if (this.#runtime.migrate) {
       const result = this.#runtime.migrate(record, this.#key);
       data = result.data;
@@ -253,24 +261,26 @@ export class SessionState {
     });
   }
 
-  /** `$clear()`: deletes the stored session and resets the object in place to `initial()`. */
+  /**
+   * `$clear()`: resets the object in place to `initial()`. The stored record
+   * is deleted when the update's handlers succeed (or replaced, if the
+   * session changes again before that), so a handler that throws after
+   * `$clear()` leaves storage untouched like any other failed update.
+   */
   async clear(): Promise<void> {
     const data = this.data;
     if (!data) return;
-    try {
-      await this.#runtime.storage.delete(this.#key);
-    } catch (cause) {
-      throw new SessionStorageError("delete", this.#key, cause);
-    }
-    if (this.#version !== undefined) this.#version = null;
+    if (this.#existed) this.#cleared = true;
+    if (log.enabled) this.#log("clear");
     this.#mustSave = false;
     this.#existed = false;
-    if (log.enabled) this.#log("clear");
     const initial = await this.#initial();
     for (const key of Object.keys(data)) {
       delete (data as Record<string, unknown>)[key];
     }
-    Object.assign(data, initial);
+    for (const [key, value] of Object.entries(initial)) {
+      setOwn(data as Record<string, unknown>, key, value);
+    }
     this.#base = takeSnapshot(data);
   }
 
@@ -282,10 +292,26 @@ export class SessionState {
       if (!data || !this.data || !this.#base) return;
       if (this.#mustSave || hasChanged(this.#base, this.data)) {
         await this.#save(this.data);
+      } else if (this.#cleared) {
+        await this.#delete();
       } else if (log.enabled) this.#log("skip save (unchanged)");
     } finally {
       this.#unlock();
     }
+  }
+
+  async #delete(): Promise<void> {
+    try {
+      await this.#runtime.storage.delete(this.#key);
+    } catch (cause) {
+      throw new SessionStorageError("delete", this.#key, cause);
+    }
+    if (log.enabled) this.#log("clear (record deleted)");
+  }
+
+  /** The update is over: a session not loaded by now must not be loaded later. */
+  close(): void {
+    this.#closed = true;
   }
 
   /** After a handler threw: saves nothing and unlocks. */
@@ -305,7 +331,9 @@ export class SessionState {
     return encodeRecord({
       data,
       expiresAt: ttl === undefined ? undefined : clock() + ttl,
-      version: dataVersion,
+      // Without migrations here, keep the version the data is at, so adding
+      // migrations back later does not run old ones again.
+      version: dataVersion ?? this.#storedVersion,
     });
   }
 
@@ -314,6 +342,8 @@ export class SessionState {
     const options: SetOptions | undefined = ttl === undefined ? undefined : { ttl };
     const start = log.enabled ? performance.now() : 0;
     const saved = (attempt: number) => {
+      // After a merge, what was stored is the merged object.
+      this.data = data;
       if (log.enabled) {
         this.#log(
           "save %s %d bytes %sms%s",
@@ -381,7 +411,7 @@ export class SessionState {
     const merged: Record<string, unknown> = { ...theirs };
     const source = ours as Record<string, unknown>;
     for (const field of mine) {
-      if (Object.hasOwn(source, field)) merged[field] = source[field];
+      if (Object.hasOwn(source, field)) setOwn(merged, field, source[field]);
       else delete merged[field];
     }
     // The merge now builds on their version: if the next save conflicts

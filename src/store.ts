@@ -7,10 +7,11 @@
  * @module
  */
 
-import { SessionError } from "./errors.ts";
+import { SessionError, SessionStorageError } from "./errors.ts";
 import { createRuntime, type Session, type SessionOptions } from "./options.ts";
 import { SessionState } from "./session_state.ts";
 import { isListableStorage } from "./storage.ts";
+import { currentUpdate } from "./update_scope.ts";
 
 /** Reads, changes, deletes and lists sessions by their storage key. */
 export interface SessionStore<Data extends object> {
@@ -59,14 +60,18 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
   options: SessionOptions<Data, string, boolean> = {},
 ): SessionStore<Data> {
   const runtime = createRuntime(options);
-  const open = (key: string): SessionState => {
+  const checked = (key: string): string => {
     if (typeof key !== "string" || key === "") {
       throw new TypeError(
         `sessionStore: a session key is a non-empty string, got ${JSON.stringify(key)}.`,
       );
     }
-    return new SessionState(runtime, key, {});
+    return key;
   };
+  // Called from a handler, the lock is taken on behalf of that update, so a
+  // wait that would deadlock with another update is refused, not hung.
+  const owner = (): object => currentUpdate() ?? {};
+  const open = (key: string): SessionState => new SessionState(runtime, checked(key), {}, owner());
 
   return {
     async get(key) {
@@ -91,12 +96,16 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
       return state.data as Data;
     },
     async delete(key) {
-      const state = open(key);
-      await state.load();
+      // No load: a record that cannot be read (bad data, a newer version) can
+      // still be deleted, and initial() is not needed.
+      const acquired = runtime.lock.acquire(checked(key), owner());
+      const release = typeof acquired === "function" ? acquired : await acquired;
       try {
-        await state.clear();
+        await runtime.storage.delete(key);
+      } catch (cause) {
+        throw new SessionStorageError("delete", key, cause);
       } finally {
-        await state.abort();
+        release();
       }
     },
     keys() {

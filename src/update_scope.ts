@@ -1,0 +1,22 @@
+/**
+ * Which update the running code belongs to. The plugin runs each update's
+ * handlers inside this scope, so that a `sessionStore()` call made from a
+ * handler locks on behalf of that update: the lock table can then refuse a
+ * wait that would deadlock instead of hanging.
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+
+const scope = new AsyncLocalStorage<object>();
+
+/** Runs `fn` as part of the update whose context is `ctx`. */
+export function runInUpdate<T>(ctx: object, fn: () => T): T {
+  return scope.run(ctx, fn);
+}
+
+/** The context of the update the calling code runs in, if any. */
+export function currentUpdate(): object | undefined {
+  return scope.getStore();
+}

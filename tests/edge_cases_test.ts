@@ -1,0 +1,205 @@
+/** Corner cases found in review: each of these once lost data, hung, or misreported. */
+import assert from "node:assert/strict";
+import {
+  inMemoryStorage,
+  type Migrations,
+  session,
+  SessionError,
+  sessionStore,
+  type VersionedStorage,
+} from "../mod.ts";
+import { ENVELOPE_MARK } from "../src/record.ts";
+import { errorsOf, gate, testBot, updates } from "./support/bot.ts";
+
+/** Fails the test instead of hanging when `work` never settles. */
+async function within<T>(work: Promise<T>, ms = 3000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms (deadlock?)`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("a lazy session first used after its update ended is refused and locks nothing", async () => {
+  const storage = inMemoryStorage();
+  let late: Promise<unknown> | undefined;
+  const bot = testBot()
+    .extend(session({ storage, lazy: true, initial: () => ({ n: 0 }) }))
+    .on("message", async (context) => {
+      if (context.text === "background") {
+        // Not awaited: runs after the update is over.
+        late = new Promise((resolve) => setTimeout(resolve, 0)).then(() => context.session);
+        return;
+      }
+      (await context.session).n++;
+    });
+  await bot.updates.handleUpdate(updates.message(1, "background"));
+  await assert.rejects(
+    late!,
+    (error) => error instanceof SessionError && /after its update/.test(error.message),
+  );
+  await within(bot.updates.handleUpdate(updates.message(1, "next")));
+  assert.deepEqual(await storage.get("1"), { n: 1 });
+});
+
+Deno.test("two updates changing each other's session through sessionStore: refused, not deadlocked", async () => {
+  const options = { storage: inMemoryStorage(), initial: () => ({ coins: 10 }) };
+  const store = sessionStore(options);
+  const bothInside = gate();
+  let inside = 0;
+  const bot = testBot()
+    .extend(session(options))
+    .on("message", async (context) => {
+      context.session.coins--;
+      if (++inside === 2) bothInside.open();
+      await bothInside.promise;
+      await store.update(context.text!, (s) => void s.coins++); // pay the other user
+    });
+  await within(Promise.all([
+    bot.updates.handleUpdate(updates.message(1, "2")),
+    bot.updates.handleUpdate(updates.message(2, "1")),
+  ]));
+  const errors = errorsOf(bot);
+  assert.equal(errors.length, 1);
+  assert.match((errors[0] as Error).message, /Deadlock avoided/);
+  // The refused update saved nothing; the other one paid: no coin was lost or made.
+  const total = (await store.get("1"))!.coins + (await store.get("2"))!.coins;
+  assert.equal(total, 20);
+});
+
+Deno.test("two lazy sessions awaited in opposite orders by two updates: refused, not deadlocked", async () => {
+  const storage = inMemoryStorage();
+  const bothInside = gate();
+  let inside = 0;
+  const bot = testBot()
+    .extend(session({ storage, lazy: true, initial: () => ({ n: 0 }) }))
+    .extend(session({
+      key: "chatSession",
+      storage,
+      lazy: true,
+      getSessionKey: (ctx) => `chat:${ctx.chatId}`,
+      initial: () => ({ n: 0 }),
+    }))
+    .on("message", async (context) => {
+      const first = context.text === "user-first" ? context.session : context.chatSession;
+      (await first).n++;
+      if (++inside === 2) bothInside.open();
+      await bothInside.promise;
+      const second = context.text === "user-first" ? context.chatSession : context.session;
+      (await second).n++;
+    });
+  await within(Promise.all([
+    bot.updates.handleUpdate(updates.message(1, "user-first", -100)),
+    bot.updates.handleUpdate(updates.message(1, "chat-first", -100)),
+  ]));
+  assert.equal(errorsOf(bot).length, 1);
+  assert.match((errorsOf(bot)[0] as Error).message, /Deadlock avoided/);
+  assert.deepEqual(await storage.get("1"), { n: 1 });
+  assert.deepEqual(await storage.get("chat:-100"), { n: 1 });
+});
+
+Deno.test("sessionStore on the session of the running update fails at once instead of hanging", async () => {
+  const options = { storage: inMemoryStorage(), initial: () => ({ n: 0 }) };
+  const bot = testBot()
+    .extend(session(options))
+    .on("message", async (context) => {
+      context.session.n++;
+      await sessionStore(options).update(String(context.senderId), (s) => void s.n++);
+    });
+  await within(bot.updates.handleUpdate(updates.message(3)));
+  assert.match((errorsOf(bot)[0] as Error).message, /already held by this update/);
+});
+
+Deno.test("a string field replaced by an object that prints alike is saved", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("4", { tags: "[]", when: "D5" });
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ tags: "" as unknown, when: "" as unknown }) }))
+    .on("message", (context) => {
+      context.session.tags = [];
+      context.session.when = new Date(5);
+    });
+  await bot.updates.handleUpdate(updates.message(4));
+  assert.deepEqual(await storage.get("4"), { tags: [], when: new Date(5) });
+});
+
+Deno.test("$clear() then a throwing handler leaves the stored session as it was", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("5", { n: 7 });
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ n: 0 }) }))
+    .on("message", async (context) => {
+      await context.session.$clear();
+      throw new Error("after clear");
+    });
+  await bot.updates.handleUpdate(updates.message(5));
+  assert.equal((errorsOf(bot)[0] as Error).message, "after clear");
+  assert.deepEqual(await storage.get("5"), { n: 7 });
+});
+
+Deno.test("running without migrations keeps the data version, so old migrations never run twice", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("6", { apples: 2 });
+  const first: Migrations = { 1: (old: { apples: number }) => ({ fruit: { apples: old.apples } }) };
+  const both: Migrations = { ...first, 2: (old: object) => ({ ...old, pears: 0 }) };
+  const run = async (
+    migrations: Migrations | undefined,
+    change: (s: { fruit: { apples: number } }) => void,
+  ) => {
+    const bot = testBot()
+      .extend(session({ storage, migrations, initial: () => ({ fruit: { apples: 0 } }) }))
+      .on("message", (context) => change(context.session));
+    await bot.updates.handleUpdate(updates.message(6));
+    assert.deepEqual(errorsOf(bot), []);
+  };
+  await run(first, () => {});
+  await run(undefined, (s) => void s.fruit.apples++);
+  await run(both, () => {});
+  assert.deepEqual(await storage.get("6"), {
+    [ENVELOPE_MARK]: 1,
+    version: 2,
+    data: { fruit: { apples: 3 }, pears: 0 },
+  });
+});
+
+Deno.test("sessionStore.delete removes records that cannot be read", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("7", "garbage");
+  await storage.set("8", { [ENVELOPE_MARK]: 1, version: 99, data: {} });
+  const store = sessionStore({ storage, migrations: { 1: (old: object) => old } });
+  await store.delete("7");
+  await store.delete("8");
+  assert.equal(await storage.has("7"), false);
+  assert.equal(await storage.has("8"), false);
+});
+
+Deno.test("sessionStore.update resolves to the session as saved, after a merge too", async () => {
+  const shared = inMemoryStorage();
+  await shared.set("9", { a: 0, b: 0 });
+  // Another instance: a second handle on the same data, with its own lock table.
+  const other: VersionedStorage = {
+    get: (key) => shared.get(key),
+    set: (key, value, options) => shared.set(key, value, options),
+    has: (key) => shared.has(key),
+    delete: (key) => shared.delete(key),
+    getVersioned: (key) => shared.getVersioned(key),
+    setIfVersion: (key, value, version, options) =>
+      shared.setIfVersion(key, value, version, options),
+  };
+  const result = await sessionStore<{ a: number; b: number }>({ storage: shared }).update(
+    "9",
+    async (s) => {
+      s.a = 1;
+      await sessionStore<{ a: number; b: number }>({ storage: other }).update(
+        "9",
+        (t) => void (t.b = 1),
+      );
+    },
+  );
+  assert.deepEqual(result, { a: 1, b: 1 });
+  assert.deepEqual(await shared.get("9"), { a: 1, b: 1 });
+});
