@@ -1,0 +1,60 @@
+/**
+ * Small statistics and formatting helpers for the benchmark report.
+ *
+ * @module
+ */
+
+/** The `q` quantile (0..1) of `values`, linearly interpolated. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  const high = Math.ceil(at);
+  return sorted[low] + (sorted[high] - sorted[low]) * (at - low);
+}
+
+/** The median of `values`. */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** The interquartile range (p75 - p25) of `values`. */
+export function iqr(values: readonly number[]): number {
+  return quantile(values, 0.75) - quantile(values, 0.25);
+}
+
+/** Element-wise `a[i] - b[i]`. */
+export function differences(
+  a: readonly number[],
+  b: readonly number[],
+): number[] {
+  return a.map((value, i) => value - b[i]);
+}
+
+/** A number with `digits` decimals, or "n/a". */
+export function fixed(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
+}
+
+/** A Markdown table with right-aligned numeric columns (all but the first). */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column].length))
+  );
+  const line = (cells: readonly string[]) =>
+    "| " +
+    cells.map((cell, column) =>
+      column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])
+    )
+      .join(" | ") +
+    " |";
+  const rule = "| " +
+    widths.map((width, column) => column === 0 ? "-".repeat(width) : "-".repeat(width - 1) + ":")
+      .join(" | ") +
+    " |";
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
