@@ -10,6 +10,8 @@
 
 /** Copies `value` deeply; throws a TypeError naming the path of a value no storage can hold. */
 export function cloneValue<T>(value: T): T {
+  const flat = flatCopy(value);
+  if (flat !== undefined) return flat as T;
   return new Cloner().clone(value, "") as T;
 }
 
@@ -94,4 +96,27 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
       configurable: true,
     });
   } else target[key] = value;
+}
+
+/**
+ * A copy of a plain object whose fields are all primitives (most sessions),
+ * without the Cloner's bookkeeping; `undefined` for anything else.
+ */
+function flatCopy(value: unknown): object | undefined {
+  if (
+    typeof value !== "object" || value === null ||
+    Object.getPrototypeOf(value) !== Object.prototype
+  ) return undefined;
+  const copy: Record<string, unknown> = {};
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const field = record[key];
+    if (
+      (typeof field === "object" && field !== null) ||
+      typeof field === "function" || typeof field === "symbol"
+    ) return undefined;
+    setOwn(copy, key, field);
+  }
+  return copy;
 }

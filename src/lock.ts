@@ -21,9 +21,8 @@ export type Release = () => void;
 
 /** A table of per-key FIFO locks. */
 export class KeyedLock {
-  #tails = new Map<string, Promise<void>>();
-  /** Who holds each key now. */
-  #holders = new Map<string, object>();
+  /** Per held key: the last turn in line and who holds the key now. */
+  #keys = new Map<string, { tail: Promise<void>; holder: object | undefined }>();
   /** The key each owner is waiting for. */
   #waiting = new Map<object, string>();
 
@@ -35,34 +34,34 @@ export class KeyedLock {
    * holds `key` or when waiting would deadlock.
    */
   acquire(key: string, owner: object): Release | Promise<Release> {
-    const previous = this.#tails.get(key);
-    if (previous) this.#assertCanWait(key, owner);
+    const entry = this.#keys.get(key);
+    if (entry) this.#assertCanWait(key, owner);
     let open!: () => void;
     const turn = new Promise<void>((resolve) => (open = resolve));
+    const previous = entry?.tail;
     const tail = previous ? previous.then(() => turn) : turn;
-    this.#tails.set(key, tail);
+    const current = entry ?? { tail, holder: owner };
+    current.tail = tail;
+    if (!entry) this.#keys.set(key, current);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      if (this.#holders.get(key) === owner) this.#holders.delete(key);
+      if (current.holder === owner) current.holder = undefined;
       open();
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+      if (current.tail === tail) this.#keys.delete(key);
     };
-    if (!previous) {
-      this.#holders.set(key, owner);
-      return release;
-    }
+    if (!previous) return release;
     this.#waiting.set(owner, key);
     return previous.then(() => {
       this.#waiting.delete(owner);
-      this.#holders.set(key, owner);
+      current.holder = owner;
       return release;
     });
   }
 
   #assertCanWait(key: string, owner: object): void {
-    if (this.#holders.get(key) === owner) {
+    if (this.#keys.get(key)?.holder === owner) {
       throw new SessionError(
         `The session under the same storage key "${key}" is already held by this update, and waiting for it ` +
           "would never end. Two sessions of one update resolve to that key, or sessionStore() was used on the " +
@@ -75,7 +74,7 @@ export class KeyedLock {
     const chain = [key];
     let next: string | undefined = key;
     for (let hops = 0; next !== undefined && hops < 1000; hops++) {
-      const holder = this.#holders.get(next);
+      const holder = this.#keys.get(next)?.holder;
       if (holder === undefined) return;
       if (holder === owner) {
         throw new SessionError(
@@ -95,7 +94,7 @@ export class KeyedLock {
 
   /** Whether anyone holds or waits for `key`. */
   isBusy(key: string): boolean {
-    return this.#tails.has(key);
+    return this.#keys.has(key);
   }
 }
 

@@ -288,7 +288,7 @@ export class SessionState {
   async commit(): Promise<void> {
     if (!this.#loading) return;
     try {
-      const data = await this.#loading.catch(() => undefined);
+      const data = this.data ?? await this.#loading.catch(() => undefined);
       if (!data || !this.data || !this.#base) return;
       if (this.#mustSave || hasChanged(this.#base, this.data)) {
         await this.#save(this.data);

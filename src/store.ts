@@ -11,7 +11,7 @@ import { SessionError, SessionStorageError } from "./errors.ts";
 import { createRuntime, type Session, type SessionOptions } from "./options.ts";
 import { SessionState } from "./session_state.ts";
 import { isListableStorage } from "./storage.ts";
-import { currentUpdate } from "./update_scope.ts";
+import { currentUpdate, needUpdateScope } from "./update_scope.ts";
 
 /** Reads, changes, deletes and lists sessions by their storage key. */
 export interface SessionStore<Data extends object> {
@@ -60,6 +60,7 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
   options: SessionOptions<Data, string, boolean> = {},
 ): SessionStore<Data> {
   const runtime = createRuntime(options);
+  needUpdateScope();
   const checked = (key: string): string => {
     if (typeof key !== "string" || key === "") {
       throw new TypeError(

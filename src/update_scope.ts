@@ -11,9 +11,20 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 const scope = new AsyncLocalStorage<object>();
 
+/**
+ * Whether any sessionStore() was created. Entering the scope costs ~1 us per
+ * update (AsyncLocalStorage), and only sessionStore() reads it.
+ */
+let needed = false;
+
+/** Called by sessionStore(): from now on, updates run in their scope. */
+export function needUpdateScope(): void {
+  needed = true;
+}
+
 /** Runs `fn` as part of the update whose context is `ctx`. */
 export function runInUpdate<T>(ctx: object, fn: () => T): T {
-  return scope.run(ctx, fn);
+  return needed ? scope.run(ctx, fn) : fn();
 }
 
 /** The context of the update the calling code runs in, if any. */

@@ -203,3 +203,19 @@ Deno.test("sessionStore.update resolves to the session as saved, after a merge t
   assert.deepEqual(result, { a: 1, b: 1 });
   assert.deepEqual(await shared.get("9"), { a: 1, b: 1 });
 });
+
+Deno.test("an eager session used after its update ended throws instead of dropping changes", async () => {
+  const storage = inMemoryStorage();
+  let late: Promise<unknown> | undefined;
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ n: 0 }) }))
+    .on("message", (context) => {
+      late = new Promise((resolve) => setTimeout(resolve, 0)).then(() => context.session.n++);
+    });
+  await bot.updates.handleUpdate(updates.message(11));
+  await assert.rejects(
+    late!,
+    (error) => error instanceof SessionError && /after its update/.test(error.message),
+  );
+  assert.equal(await storage.has("11"), false);
+});
