@@ -140,11 +140,13 @@ export class SessionState {
       let stored: unknown;
       try {
         if (isVersionedStorage(storage)) {
-          const read = await storage.getVersioned(this.#key);
+          const pending = storage.getVersioned(this.#key);
+          const read = pending instanceof Promise ? await pending : pending;
           stored = read.value;
           this.#version = read.version;
         } else {
-          stored = await storage.get(this.#key);
+          const pending = storage.get(this.#key);
+          stored = pending instanceof Promise ? await pending : pending;
         }
       } catch (cause) {
         if (!(cause instanceof SessionDataError)) {
@@ -155,7 +157,8 @@ export class SessionState {
         stored = undefined;
         this.#version = undefined; // start afresh: the save overwrites the bad value
       }
-      const data = await this.#fromStored(stored);
+      const adopted = this.#fromStored(stored);
+      const data = adopted instanceof Promise ? await adopted : adopted;
       this.data = data;
       if (log.enabled) {
         this.#log(
@@ -356,21 +359,14 @@ export class SessionState {
     };
     try {
       if (this.#version === undefined || !isVersionedStorage(storage)) {
-        await storage.set(this.#key, this.#encode(data), options);
+        const pending = storage.set(this.#key, this.#encode(data), options);
+        if (pending instanceof Promise) await pending;
         return saved(0);
       }
       let version = this.#version;
       for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-        if (
-          await storage.setIfVersion(
-            this.#key,
-            this.#encode(data),
-            version,
-            options,
-          )
-        ) {
-          return saved(attempt);
-        }
+        const pending = storage.setIfVersion(this.#key, this.#encode(data), version, options);
+        if (pending instanceof Promise ? await pending : pending) return saved(attempt);
         if (log.enabled) {
           this.#log(
             "conflict: another instance saved this session; re-reading (%s)",

@@ -74,7 +74,7 @@ export interface VersionedValue<Value = unknown> {
  */
 export interface VersionedStorage<Value = unknown> extends Storage<Value> {
   /** Reads a value together with its current version. */
-  getVersioned(key: string): Promise<VersionedValue<Value>>;
+  getVersioned(key: string): MaybePromise<VersionedValue<Value>>;
   /**
    * Writes `value` only if the stored version is still `version` (`null`:
    * only if nothing is stored). Resolves `false` when it was not written.
@@ -84,7 +84,7 @@ export interface VersionedStorage<Value = unknown> extends Storage<Value> {
     value: Value,
     version: string | null,
     options?: SetOptions,
-  ): Promise<boolean>;
+  ): MaybePromise<boolean>;
 }
 
 /**

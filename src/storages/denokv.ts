@@ -128,6 +128,15 @@ export interface DenoKvStorage<Value = unknown>
   has(key: string): Promise<boolean>;
   /** Removes the session and its chunks in one atomic commit. */
   delete(key: string): Promise<void>;
+  /** Reads the session with its versionstamp. */
+  getVersioned(key: string): Promise<VersionedValue<Value>>;
+  /** Writes only if the head's versionstamp is still `version` (`atomic().check()`). */
+  setIfVersion(
+    key: string,
+    value: Value,
+    version: string | null,
+    options?: SetOptions,
+  ): Promise<boolean>;
   /**
    * Closes the database if this storage opened it (no `kv` argument); a
    * database passed in belongs to the caller. A later call opens it again.

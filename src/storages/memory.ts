@@ -65,20 +65,19 @@ export function inMemoryStorage(
     set: (key, value, options) => write(key, value, options),
     has: (key) => live(key) !== undefined,
     delete: (key) => entries.delete(key),
-    getVersioned(key): Promise<VersionedValue> {
+    // Synchronous, like get and set: the plugin skips a microtask per call.
+    getVersioned(key): VersionedValue {
       const entry = live(key);
-      return Promise.resolve(
-        entry
-          ? { value: cloneValue(entry.value), version: String(entry.version) }
-          : { value: undefined, version: null },
-      );
+      return entry
+        ? { value: cloneValue(entry.value), version: String(entry.version) }
+        : { value: undefined, version: null };
     },
-    setIfVersion(key, value, version, options): Promise<boolean> {
+    setIfVersion(key, value, version, options): boolean {
       const current = live(key);
       const currentVersion = current ? String(current.version) : null;
-      if (currentVersion !== version) return Promise.resolve(false);
+      if (currentVersion !== version) return false;
       write(key, value, options);
-      return Promise.resolve(true);
+      return true;
     },
     async *keys(): AsyncIterable<string> {
       for (const key of [...entries.keys()]) {

@@ -112,6 +112,15 @@ export interface RedisStorage extends VersionedStorage, ListableStorage {
   has(key: string): Promise<boolean>;
   /** Removes the value; resolves `true` when there was one. */
   delete(key: string): Promise<boolean>;
+  /** Reads a value with its version token. */
+  getVersioned(key: string): Promise<VersionedValue>;
+  /** Writes only if the stored version is still `version` (Lua script); resolves whether it wrote. */
+  setIfVersion(
+    key: string,
+    value: unknown,
+    version: string | null,
+    options?: SetOptions,
+  ): Promise<boolean>;
 }
 
 /*
