@@ -112,7 +112,7 @@ function mutate(root: Node): void {
   else if (Array.isArray(target)) {
     if (roll < 0.3) target.push(primitive());
     else if (target.length && roll < 0.6) target[0] = primitive();
-    else if (target.length) target.fill(target[0], 0, 1); // writes the same value: no change
+    else if (target.length) Reflect.set(target, 0, target[0]); // the same value again: no change
   } else {
     const node = target as Node;
     const keys = Object.keys(node);
