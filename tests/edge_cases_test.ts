@@ -1,15 +1,8 @@
 /** Corner cases found in review: each of these once lost data, hung, or misreported. */
 import assert from "node:assert/strict";
-import {
-  inMemoryStorage,
-  type Migrations,
-  session,
-  SessionError,
-  sessionStore,
-  type VersionedStorage,
-} from "../mod.ts";
+import { inMemoryStorage, type Migrations, session, SessionError, sessionStore } from "../mod.ts";
 import { ENVELOPE_MARK } from "../src/record.ts";
-import { errorsOf, gate, testBot, updates } from "./support/bot.ts";
+import { errorsOf, gate, secondHandle, testBot, updates } from "./support/bot.ts";
 
 /** Fails the test instead of hanging when `work` never settles. */
 async function within<T>(work: Promise<T>, ms = 3000): Promise<T> {
@@ -180,16 +173,7 @@ Deno.test("sessionStore.delete removes records that cannot be read", async () =>
 Deno.test("sessionStore.update resolves to the session as saved, after a merge too", async () => {
   const shared = inMemoryStorage();
   await shared.set("9", { a: 0, b: 0 });
-  // Another instance: a second handle on the same data, with its own lock table.
-  const other: VersionedStorage = {
-    get: (key) => shared.get(key),
-    set: (key, value, options) => shared.set(key, value, options),
-    has: (key) => shared.has(key),
-    delete: (key) => shared.delete(key),
-    getVersioned: (key) => shared.getVersioned(key),
-    setIfVersion: (key, value, version, options) =>
-      shared.setIfVersion(key, value, version, options),
-  };
+  const other = secondHandle(shared); // another instance: its own lock table
   const result = await sessionStore<{ a: number; b: number }>({ storage: shared }).update(
     "9",
     async (s) => {

@@ -6,9 +6,16 @@ import {
   SessionDataError,
   SessionStorageError,
   type Storage,
-  type VersionedStorage,
 } from "../mod.ts";
-import { countingStorage, errorsOf, gate, testBot, totals, updates } from "./support/bot.ts";
+import {
+  countingStorage,
+  errorsOf,
+  gate,
+  secondHandle,
+  testBot,
+  totals,
+  updates,
+} from "./support/bot.ts";
 
 /** Fault injection: a real storage whose chosen method throws. */
 function failing(inner: Storage, method: "get" | "set" | "delete"): Storage {
@@ -119,22 +126,6 @@ Deno.test("onInvalidData: reset starts such sessions from initial()", async () =
   assert.deepEqual(errorsOf(bot), []);
   assert.deepEqual(await storage.get("5"), { count: 1 });
 });
-
-/**
- * A second bot instance: its own handle on the same stored data (a separate
- * object, so a separate lock table, as in another process).
- */
-function secondHandle(storage: VersionedStorage): VersionedStorage {
-  return {
-    get: (key) => storage.get(key),
-    set: (key, value, options) => storage.set(key, value, options),
-    has: (key) => storage.has(key),
-    delete: (key) => storage.delete(key),
-    getVersioned: (key) => storage.getVersioned(key),
-    setIfVersion: (key, value, version, options) =>
-      storage.setIfVersion(key, value, version, options),
-  };
-}
 
 /** Runs update A on instance 1 up to a gate, a full update on instance 2, then lets A finish. */
 async function interleave(

@@ -236,3 +236,19 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
 }
+
+/**
+ * A second bot instance: its own handle on the same stored data (a separate
+ * object, so a separate lock table, as in another process).
+ */
+export function secondHandle(storage: VersionedStorage): VersionedStorage {
+  return {
+    get: (key) => storage.get(key),
+    set: (key, value, options) => storage.set(key, value, options),
+    has: (key) => storage.has(key),
+    delete: (key) => storage.delete(key),
+    getVersioned: (key) => storage.getVersioned(key),
+    setIfVersion: (key, value, version, options) =>
+      storage.setIfVersion(key, value, version, options),
+  };
+}
