@@ -40,12 +40,24 @@ export function encodeRecord(record: SessionRecord): unknown {
 
 /** Reads a stored value written by {@linkcode encodeRecord} or by any older plugin. */
 export function decodeRecord(stored: unknown): SessionRecord {
-  if (
-    typeof stored === "object" && stored !== null &&
-    (stored as Partial<Envelope>)[ENVELOPE_MARK] === 1
-  ) {
-    const { data, expiresAt, version } = stored as Envelope;
+  if (isEnvelope(stored)) {
+    const { data, expiresAt, version } = stored;
     return { data, expiresAt, version };
   }
   return { data: stored };
+}
+
+const ENVELOPE_FIELDS = new Set([ENVELOPE_MARK, "data", "expiresAt", "version"]);
+
+/**
+ * An envelope has the mark, `data`, and nothing but envelope fields, so a
+ * session that happens to have a field named like the mark is still data.
+ */
+function isEnvelope(stored: unknown): stored is Envelope {
+  if (typeof stored !== "object" || stored === null) return false;
+  const envelope = stored as Partial<Envelope>;
+  if (envelope[ENVELOPE_MARK] !== 1 || !Object.hasOwn(envelope, "data")) return false;
+  for (const key in envelope) if (!ENVELOPE_FIELDS.has(key)) return false;
+  return (envelope.expiresAt === undefined || typeof envelope.expiresAt === "number") &&
+    (envelope.version === undefined || typeof envelope.version === "number");
 }

@@ -255,6 +255,12 @@ export class SessionState {
         }). To delete the session, call ctx.${this.#runtime.property}.$clear().`,
       );
     }
+    if (!Object.isExtensible(value)) {
+      throw new TypeError(
+        `ctx.${this.#runtime.property} must be assigned an object that can be changed (this one is frozen or ` +
+          "sealed): the session carries $clear() and handlers change it in place. Assign a copy, e.g. { ...value }.",
+      );
+    }
     this.data = value;
     Object.defineProperty(value, "$clear", {
       value: () => this.clear(),

@@ -203,3 +203,25 @@ Deno.test("an eager session used after its update ended throws instead of droppi
   );
   assert.equal(await storage.has("11"), false);
 });
+
+Deno.test("session data with a field named like the envelope mark is still data", async () => {
+  const storage = inMemoryStorage();
+  const data = { [ENVELOPE_MARK]: 1, note: "mine" };
+  await storage.set("12", data);
+  let seen: unknown;
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({}) }))
+    .on("message", (context) => void (seen = { ...context.session }));
+  await bot.updates.handleUpdate(updates.message(12));
+  assert.deepEqual(seen, data);
+});
+
+Deno.test("assigning a frozen object explains itself", async () => {
+  const bot = testBot()
+    .extend(session({ storage: inMemoryStorage(), initial: () => ({ n: 0 }) }))
+    .on("message", (context) => {
+      context.session = Object.freeze({ n: 1 }) as typeof context.session;
+    });
+  await bot.updates.handleUpdate(updates.message(13));
+  assert.match((errorsOf(bot)[0] as Error).message, /frozen or sealed.*Assign a copy/);
+});
