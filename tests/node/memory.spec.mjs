@@ -2,7 +2,12 @@
 // with real gramio and inMemoryStorage, updates through handleUpdate.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { inMemoryStorage, perChat, session, SessionError } from "@gramio/session";
+import {
+  inMemoryStorage,
+  perChat,
+  session,
+  SessionError,
+} from "@gramio/session";
 import { redisStorage } from "@gramio/session/redis";
 import { message, testBot } from "./support/bot.mjs";
 
@@ -108,4 +113,15 @@ test("no storage option: memory with one warning (no Deno KV outside Deno)", asy
   }
   assert.equal(warnings.length, 1, warnings.join("\n"));
   assert.match(warnings[0], /Deno KV is not available/);
+});
+
+test("a stored own __proto__ key stays a field (Node keeps the __proto__ setter)", async () => {
+  const storage = inMemoryStorage();
+  // JSON.parse makes "__proto__" an own data property, as data from a web form or an API can.
+  const data = JSON.parse('{"__proto__": {"x": 1}, "y": 2}');
+  await storage.set("1", data);
+  const stored = await storage.get("1");
+  assert.deepEqual(Object.keys(stored), ["__proto__", "y"]);
+  assert.equal(Object.getPrototypeOf(stored), Object.prototype);
+  assert.equal(stored.x, undefined);
 });
