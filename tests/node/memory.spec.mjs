@@ -2,12 +2,7 @@
 // with real gramio and inMemoryStorage, updates through handleUpdate.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  inMemoryStorage,
-  perChat,
-  session,
-  SessionError,
-} from "@gramio/session";
+import { inMemoryStorage, perChat, session, SessionError } from "@gramio/session";
 import { redisStorage } from "@gramio/session/redis";
 import { message, testBot } from "./support/bot.mjs";
 
