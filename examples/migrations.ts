@@ -14,7 +14,8 @@
  */
 
 import { Bot, type BotOptions, type TelegramUser } from "gramio";
-import { denoKvStorage, type Migrations, session, type Storage } from "../mod.ts";
+import { type Migrations, session, type Storage } from "../mod.ts";
+import { runFromEnv } from "./run.ts";
 
 /** Version 0: what examples/counter.ts stores. */
 interface CounterSession {
@@ -70,25 +71,4 @@ export function createMigrationsBot(
     });
 }
 
-if (import.meta.main) {
-  const token = Deno.env.get("BOT_TOKEN");
-  if (!token) {
-    throw new Error("Set BOT_TOKEN to your bot's token (from @BotFather).");
-  }
-  const apiRoot = Deno.env.get("TELEGRAM_API_URL");
-  const kvPath = Deno.env.get("KV_PATH");
-
-  const bot = createMigrationsBot(token, {
-    api: apiRoot ? { baseURL: `${apiRoot}/bot` } : undefined,
-    storage: kvPath ? denoKvStorage(await Deno.openKv(kvPath)) : undefined,
-  }).onStart(({ info }) => console.log(`@${info.username} is running`));
-
-  const shutdown = async () => {
-    await bot.stop();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", shutdown);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);
-
-  await bot.start();
-}
+if (import.meta.main) await runFromEnv(createMigrationsBot);

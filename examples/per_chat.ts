@@ -13,7 +13,8 @@
  */
 
 import { Bot, type BotOptions, type TelegramUser } from "gramio";
-import { denoKvStorage, perChat, session, type Storage } from "../mod.ts";
+import { perChat, session, type Storage } from "../mod.ts";
+import { runFromEnv } from "./run.ts";
 
 /** What the tests change; a deployed bot passes none of it. */
 export interface PerChatBotOptions {
@@ -59,25 +60,4 @@ export function createPerChatBot(
     });
 }
 
-if (import.meta.main) {
-  const token = Deno.env.get("BOT_TOKEN");
-  if (!token) {
-    throw new Error("Set BOT_TOKEN to your bot's token (from @BotFather).");
-  }
-  const apiRoot = Deno.env.get("TELEGRAM_API_URL");
-  const kvPath = Deno.env.get("KV_PATH");
-
-  const bot = createPerChatBot(token, {
-    api: apiRoot ? { baseURL: `${apiRoot}/bot` } : undefined,
-    storage: kvPath ? denoKvStorage(await Deno.openKv(kvPath)) : undefined,
-  }).onStart(({ info }) => console.log(`@${info.username} is running`));
-
-  const shutdown = async () => {
-    await bot.stop();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", shutdown);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);
-
-  await bot.start();
-}
+if (import.meta.main) await runFromEnv(createPerChatBot);

@@ -14,6 +14,7 @@ import { Redis } from "ioredis";
 import { Bot, type BotOptions, type TelegramUser } from "gramio";
 import { session } from "../mod.ts";
 import { type RedisClientLike, redisStorage } from "../redis.ts";
+import { runFromEnv } from "./run.ts";
 
 /** What the tests change. */
 export interface RedisBotOptions {
@@ -43,28 +44,6 @@ export function createRedisBot(token: string, options: RedisBotOptions) {
 }
 
 if (import.meta.main) {
-  const token = Deno.env.get("BOT_TOKEN");
-  if (!token) {
-    throw new Error("Set BOT_TOKEN to your bot's token (from @BotFather).");
-  }
-  const apiRoot = Deno.env.get("TELEGRAM_API_URL");
-  const redis = new Redis(
-    Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379",
-  );
-
-  const bot = createRedisBot(token, {
-    redis,
-    api: apiRoot ? { baseURL: `${apiRoot}/bot` } : undefined,
-  }).onStart(({ info }) => console.log(`@${info.username} is running`));
-
-  // Stop gracefully: bot.stop() waits for running handlers and session saves.
-  const shutdown = async () => {
-    await bot.stop();
-    await redis.quit();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", shutdown);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);
-
-  await bot.start();
+  const redis = new Redis(Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379");
+  await runFromEnv((token, { api }) => createRedisBot(token, { redis, api }), () => redis.quit());
 }

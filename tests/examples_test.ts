@@ -15,6 +15,7 @@ import * as migrationsExample from "../examples/migrations.ts";
 import * as perChatExample from "../examples/per_chat.ts";
 import * as perTopicExample from "../examples/per_topic.ts";
 import * as redisExample from "../examples/redis.ts";
+import * as runExample from "../examples/run.ts";
 import { updates } from "./support/bot.ts";
 import { openIoRedis, redisAvailable, testPrefix } from "./support/redis_clients.ts";
 import { startTelegramServer } from "./support/telegram.ts";
@@ -28,6 +29,7 @@ const examples: Record<string, object> = {
   "per_chat.ts": perChatExample,
   "per_topic.ts": perTopicExample,
   "redis.ts": redisExample,
+  "run.ts": runExample,
 };
 
 /** What telegram-test-api's getMe answers; given, so no bot calls getMe. */
