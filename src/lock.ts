@@ -91,11 +91,6 @@ export class KeyedLock {
       if (next !== undefined) chain.push(next);
     }
   }
-
-  /** Whether anyone holds or waits for `key`. */
-  isBusy(key: string): boolean {
-    return this.#keys.has(key);
-  }
 }
 
 const locksByStorage = new WeakMap<object, KeyedLock>();

@@ -86,11 +86,6 @@ export class SessionState {
     this.#owner = owner;
   }
 
-  /** The storage key. */
-  get key(): string {
-    return this.#key;
-  }
-
   /** Whether the loaded session came from storage (not `initial()`). */
   get existed(): boolean {
     return this.#existed;
