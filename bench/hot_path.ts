@@ -2,15 +2,8 @@
  * Micro-benchmarks of each piece of the plugin's per-update hot path (key
  * resolution, context bookkeeping, lock, load, snapshot, commit), so the
  * end-to-end overhead that `bench/main.ts` measures can be split into parts.
- *
- * Two tables:
- * - pieces, in interleaved rounds, median ns per operation. They run on warm
- *   objects, so they do not show what their garbage costs the collector;
- * - ways to find an update's session state from its context, each timed
- *   with garbage collection included (fresh context-sized objects per
- *   iteration, mean over the whole run): a WeakMap keyed by short-lived
- *   objects is cheap to write but expensive to collect, most of all when the
- *   value references its key.
+ * Interleaved rounds, median ns per operation, on warm objects: the table
+ * does not show what their garbage costs the collector.
  *
  * `deno run -A bench/hot_path.ts` (also part of `deno task bench`).
  *
@@ -24,7 +17,6 @@ import { perUser, type SessionContext } from "../src/keys.ts";
 import { KeyedLock } from "../src/lock.ts";
 import { decodeRecord } from "../src/record.ts";
 import { inMemoryStorage } from "../src/storages/memory.ts";
-import { STATE_WAYS } from "./state_table_worker.ts";
 import { fixed, markdownTable, median } from "./stats.ts";
 import { batch, BOT_INFO, USERS } from "./updates.ts";
 
@@ -38,7 +30,7 @@ interface Piece {
 
 /** Both tables, as Markdown. */
 export async function hotPathBreakdown(rounds = 15, ops = 5_000): Promise<string> {
-  return (await piecesTable(rounds, ops)) + "\n\n" + (await stateTableTable());
+  return await piecesTable(rounds, ops);
 }
 
 async function piecesTable(rounds: number, ops: number): Promise<string> {
@@ -50,7 +42,7 @@ async function piecesTable(rounds: number, ops: number): Promise<string> {
     keys.map(async (key) => (await storage.getVersioned(key)).version),
   );
   const lock = new KeyedLock();
-  const accessor = { configurable: true, enumerable: false, get: () => 1 };
+  const table = new Map<object, object>();
   const clearValue = () => Promise.resolve();
   // deno-lint-ignore require-await
   const asyncOne = async () => 1;
@@ -59,15 +51,12 @@ async function piecesTable(rounds: number, ops: number): Promise<string> {
   const pieces: Piece[] = [
     { name: "key: perUser(ctx) (sender id to string)", run: (i) => perUser(contexts[i % USERS]) },
     {
-      name: 'guard: `"session" in ctx`',
-      run: (i) => "session" in contexts[i % USERS],
-    },
-    {
-      name: "accessor: Object.defineProperty(ctx, ...) + delete",
+      name: "context table: Map set + get + delete",
       run: (i) => {
-        const ctx = contexts[i % USERS] as unknown as Record<string, unknown>;
-        Object.defineProperty(ctx, "session", accessor);
-        delete ctx.session;
+        const ctx = contexts[i % USERS];
+        table.set(ctx, ctx);
+        sink += table.get(ctx) === ctx ? 1 : 0;
+        table.delete(ctx);
       },
     },
     {
@@ -95,6 +84,16 @@ async function piecesTable(rounds: number, ops: number): Promise<string> {
         });
         return takeSnapshot(data);
       },
+    },
+    {
+      name: "  of which define $clear (Object.defineProperty)",
+      run: (i) =>
+        Object.defineProperty({ count: i }, "$clear", {
+          value: clearValue,
+          enumerable: false,
+          configurable: true,
+          writable: true,
+        }),
     },
     {
       name: "commit: takeSnapshot + count++ + hasChanged",
@@ -139,39 +138,6 @@ async function piecesTable(rounds: number, ops: number): Promise<string> {
   return markdownTable(
     ["Hot path piece (warm objects, no GC pressure)", "ns/op (median)"],
     pieces.map((piece) => [piece.name, fixed(median(samples.get(piece)!), 0)]),
-  );
-}
-
-/**
- * Ways to attach per-update state to a context, with the garbage collection
- * they cause: each in its own worker (own heap), so one way's promoted garbage
- * is never collected during another's run.
- */
-async function stateTableTable(): Promise<string> {
-  const results: number[] = [];
-  for (let way = 0; way < STATE_WAYS.length; way++) {
-    const worker = new Worker(new URL("./state_table_worker.ts", import.meta.url), {
-      type: "module",
-    });
-    results.push(
-      await new Promise<number>((resolve, reject) => {
-        worker.onmessage = (event: MessageEvent<number>) => resolve(event.data);
-        worker.onerror = (event) => {
-          event.preventDefault();
-          reject(new Error(event.message));
-        };
-        worker.postMessage(way);
-      }),
-    );
-    worker.terminate();
-  }
-  return markdownTable(
-    ["Per-update state lookup (fresh objects, GC included)", "ns/update", "minus nothing"],
-    STATE_WAYS.map((name, way) => [
-      name,
-      fixed(results[way], 0),
-      way === 0 ? "" : fixed(results[way] - results[0], 0),
-    ]),
   );
 }
 

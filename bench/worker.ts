@@ -3,7 +3,8 @@
  * garbage one variant makes is collected (and paid for) in that variant's own
  * rounds, never in another's. `main.ts` runs the workers one at a time.
  *
- * Messages in: `init` (build, warm up), `run` (time a window of updates),
+ * Messages in: `init` (build, warm up), `run` (time a window of updates,
+ * one after another or all in flight at once),
  * `finish` (report counts for the sanity checks). Each gets one reply.
  *
  * @module
@@ -16,7 +17,7 @@ import { createVariant, type Variant, type VariantId } from "./variants.ts";
 /** What the main thread asks. */
 export type Request =
   | { type: "init"; id: VariantId; kvPath?: string; warmupPasses: number }
-  | { type: "run"; start: number; count: number }
+  | { type: "run"; start: number; count: number; concurrent?: boolean }
   | { type: "finish" };
 
 /** What a worker answers. */
@@ -64,7 +65,8 @@ async function handle(request: Request): Promise<Reply> {
         window[i] = updates[(request.start + i) % updates.length];
       }
       const start = performance.now();
-      for (let i = 0; i < window.length; i++) await handle(window[i]);
+      if (request.concurrent) await Promise.all(window.map(handle));
+      else for (let i = 0; i < window.length; i++) await handle(window[i]);
       const elapsed = performance.now() - start;
       sent += window.length;
       return { type: "ran", microseconds: elapsed * 1000 };

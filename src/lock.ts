@@ -19,10 +19,16 @@ import { SessionError } from "./errors.ts";
 /** Releases a held key; calling it twice is harmless. */
 export type Release = () => void;
 
+/** A held key: its holder, and the owners waiting for it (created on the first wait). */
+interface Held {
+  holder: object;
+  queue: { owner: object; grant: (release: Release) => void }[] | undefined;
+}
+
 /** A table of per-key FIFO locks. */
 export class KeyedLock {
-  /** Per held key: the last turn in line and who holds the key now. */
-  #keys = new Map<string, { tail: Promise<void>; holder: object | undefined }>();
+  /** Per held key: who holds it and who waits for it, in order. */
+  #keys = new Map<string, Held>();
   /** The key each owner is waiting for. */
   #waiting = new Map<object, string>();
 
@@ -34,30 +40,32 @@ export class KeyedLock {
    * holds `key` or when waiting would deadlock.
    */
   acquire(key: string, owner: object): Release | Promise<Release> {
-    const entry = this.#keys.get(key);
-    if (entry) this.#assertCanWait(key, owner);
-    let open!: () => void;
-    const turn = new Promise<void>((resolve) => (open = resolve));
-    const previous = entry?.tail;
-    const tail = previous ? previous.then(() => turn) : turn;
-    const current = entry ?? { tail, holder: owner };
-    current.tail = tail;
-    if (!entry) this.#keys.set(key, current);
+    const held = this.#keys.get(key);
+    if (held === undefined) {
+      const entry: Held = { holder: owner, queue: undefined };
+      this.#keys.set(key, entry);
+      return this.#releaser(key, entry);
+    }
+    this.#assertCanWait(key, owner);
+    this.#waiting.set(owner, key);
+    return new Promise<Release>((grant) => (held.queue ??= []).push({ owner, grant }));
+  }
+
+  /** Hands the key to the next in line, or frees it. */
+  #releaser(key: string, entry: Held): Release {
     let released = false;
-    const release = () => {
+    return () => {
       if (released) return;
       released = true;
-      if (current.holder === owner) current.holder = undefined;
-      open();
-      if (current.tail === tail) this.#keys.delete(key);
+      const next = entry.queue?.shift();
+      if (next === undefined) {
+        this.#keys.delete(key);
+        return;
+      }
+      this.#waiting.delete(next.owner);
+      entry.holder = next.owner;
+      next.grant(this.#releaser(key, entry));
     };
-    if (!previous) return release;
-    this.#waiting.set(owner, key);
-    return previous.then(() => {
-      this.#waiting.delete(owner);
-      current.holder = owner;
-      return release;
-    });
   }
 
   #assertCanWait(key: string, owner: object): void {

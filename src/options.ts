@@ -88,6 +88,7 @@ export function createRuntime<Data extends object>(
   const migrator = options.migrations ? createMigrator(options.migrations) : undefined;
   return {
     property,
+    lazy: options.lazy === true,
     storage,
     lock: lockFor(storage),
     initial: (options.initial ?? (() => ({}))) as (ctx: object) => unknown,

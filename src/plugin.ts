@@ -10,6 +10,7 @@ import { SessionError } from "./errors.ts";
 import { log } from "./log.ts";
 import { perUser, type SessionContext } from "./keys.ts";
 import { createRuntime, type SessionOptions, type SessionValue } from "./options.ts";
+import { ContextProperty, type SessionSlot } from "./context_property.ts";
 import { SessionState } from "./session_state.ts";
 import { runInUpdate } from "./update_scope.ts";
 
@@ -57,44 +58,23 @@ export function session<
   options: SessionOptions<Data, Key, Lazy> = {},
 ): SessionPlugin<Key, SessionValue<Data, Lazy>> {
   const property: string = options.key ?? "session";
-  assertFreeProperty(property);
+  const contextProperty = new ContextProperty(property);
+  assertFreeProperty(contextProperty, property);
   const runtime = createRuntime(options);
   const getSessionKey = options.getSessionKey ?? perUser;
-  const lazy = options.lazy === true;
   // Saves in flight, for bot.stop(). A count, not a Set of promises: adding
   // and removing one entry per update makes V8 reallocate the Set's table.
   let saving = 0;
   let drained: (() => void) | undefined;
 
-  // Sessions of the updates in flight, removed when each update's middleware
-  // returns. Not a WeakMap: entries keyed by short-lived contexts are costly
-  // for V8's garbage collector, all the more as the state references the
-  // context (2-4 us per update, see bench/hot_path.ts).
-  const stateOf = new Map<object, SessionState>();
-  const afterUpdate = (): SessionError =>
-    new SessionError(
-      `ctx.${property} was used after its update had finished (a handler started work it did not await): ` +
-        "nothing read or changed then could be saved. Await that work in the handler.",
+  const bind = (ctx: SessionContext, slot: SessionSlot): void => {
+    if (contextProperty.bind(ctx, slot)) return;
+    throw new SessionError(
+      `session({ key: "${property}" }): this ${
+        updateTypeOf(ctx)
+      } context already has a "${property}" property ` +
+        "(another plugin or a derive set it). Pick another key option.",
     );
-  const accessor: PropertyDescriptor = {
-    configurable: true,
-    enumerable: false,
-    get(this: object) {
-      const state = stateOf.get(this);
-      if (lazy) return state ? state.load() : Promise.reject(afterUpdate());
-      if (!state) throw afterUpdate();
-      return state.data;
-    },
-    set(this: object, value: unknown) {
-      if (lazy) {
-        throw new TypeError(
-          `ctx.${property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
-        );
-      }
-      const state = stateOf.get(this);
-      if (!state) throw afterUpdate();
-      state.replace(value);
-    },
   };
 
   const plugin = new Plugin("@gramio/session");
@@ -104,14 +84,6 @@ export function session<
 
   plugin.use(async (context, next) => {
     const ctx = context as unknown as SessionContext;
-    if (property in ctx) {
-      throw new SessionError(
-        `session({ key: "${property}" }): this ${
-          updateTypeOf(ctx)
-        } context already has a "${property}" property ` +
-          "(another plugin or a derive set it). Pick another key option.",
-      );
-    }
     const resolved = getSessionKey(ctx);
     const sessionKey = normalizeKey(
       resolved instanceof Promise ? await resolved : resolved,
@@ -124,27 +96,34 @@ export function session<
           updateTypeOf(ctx),
         );
       }
-      Object.defineProperty(ctx, property, noSessionAccessor(property, ctx));
-      return next();
+      bind(ctx, noSession(property, ctx));
+      try {
+        return await next();
+      } finally {
+        contextProperty.unbind(ctx);
+      }
     }
     if (log.enabled) {
       log("%s key=%s %s update", property, sessionKey, updateTypeOf(ctx));
     }
 
     const state = new SessionState(runtime, sessionKey, ctx);
-    stateOf.set(ctx, state);
-    Object.defineProperty(ctx, property, accessor);
+    bind(ctx, state);
     try {
-      if (!lazy) await state.load();
+      if (!runtime.lazy) {
+        const opened = state.open();
+        if (opened instanceof Promise) await opened;
+      }
       await runInUpdate(ctx, next);
     } catch (error) {
       state.close();
       await state.abort();
       throw error;
     } finally {
-      stateOf.delete(ctx);
+      // From here on, ctx[property] refuses to be used: nothing could be saved.
+      contextProperty.unbind(ctx);
+      state.close();
     }
-    state.close();
     if (!state.touched) {
       if (log.enabled) {
         log("%s key=%s skip (lazy, untouched)", property, sessionKey);
@@ -153,7 +132,8 @@ export function session<
     }
     saving++;
     try {
-      await state.commit();
+      const committed = state.commit();
+      if (committed instanceof Promise) await committed;
     } finally {
       if (--saving === 0) drained?.();
     }
@@ -177,9 +157,9 @@ function normalizeKey(key: unknown): string | undefined {
 }
 
 /** Refuses a key that GramIO contexts already use (`chat`, `from`, `send`...). */
-function assertFreeProperty(property: string): void {
+function assertFreeProperty(contextProperty: ContextProperty, property: string): void {
   for (const Context of Object.values(contextsMappings)) {
-    if (property in Context.prototype) {
+    if (contextProperty.takenOn(Context.prototype)) {
       throw new TypeError(
         `session({ key: "${property}" }): "${property}" is already a property of GramIO's ${Context.name}; ` +
           `the session would hide it. Pick another key, e.g. "session" or "${property}Session".`,
@@ -188,10 +168,8 @@ function assertFreeProperty(property: string): void {
   }
 }
 
-function noSessionAccessor(
-  property: string,
-  ctx: SessionContext,
-): PropertyDescriptor {
+/** The property of an update that has no session key: any use explains why. */
+function noSession(property: string, ctx: SessionContext): SessionSlot {
   const fail = (): never => {
     throw new SessionError(
       `ctx.${property} is not available for this ${
@@ -201,7 +179,7 @@ function noSessionAccessor(
         `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`,
     );
   };
-  return { configurable: true, enumerable: false, get: fail, set: fail };
+  return { read: fail, write: fail };
 }
 
 function updateTypeOf(ctx: object): string {

@@ -17,7 +17,14 @@ import type { KeyedLock, Release } from "./lock.ts";
 import { log, since } from "./log.ts";
 import { serialize } from "node:v8";
 import { decodeRecord, encodeRecord, type SessionRecord } from "./record.ts";
-import { isVersionedStorage, type SetOptions, type Storage } from "./storage.ts";
+import {
+  isVersionedStorage,
+  type SetOptions,
+  type Storage,
+  type VersionedStorage,
+  type VersionedValue,
+} from "./storage.ts";
+import type { SessionSlot } from "./context_property.ts";
 
 /** What to do when another process saved the session while this update ran. */
 export type ConflictPolicy = "merge" | "error" | "overwrite";
@@ -26,6 +33,8 @@ export type ConflictPolicy = "merge" | "error" | "overwrite";
 export interface SessionRuntime {
   /** The context property (the `key` option). */
   readonly property: string;
+  /** Whether the property is a Promise of the session, loaded on first use. */
+  readonly lazy: boolean;
   readonly storage: Storage;
   readonly lock: KeyedLock;
   readonly initial: (ctx: object) => unknown;
@@ -54,10 +63,13 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
 }
 
-export class SessionState {
+export class SessionState implements SessionSlot {
   /** The session object handlers see; set once loaded. */
   data: object | undefined;
+  /** The load as a promise, for lazy reads and for waiting on a load in flight. */
   #loading: Promise<object> | undefined;
+  /** Whether loading started: what is not loaded is neither saved nor unlocked. */
+  #started = false;
   #base: Snapshot | undefined;
   /** Storage version the data was read at: `undefined` without compare-and-set, `null` when absent. */
   #version: string | null | undefined;
@@ -93,7 +105,22 @@ export class SessionState {
 
   /** Whether the session was asked for (always in eager mode). */
   get touched(): boolean {
-    return this.#loading !== undefined;
+    return this.#started;
+  }
+
+  /** What `ctx[key]` reads during the update: the session, or in lazy mode a Promise of it. */
+  read(): unknown {
+    return this.#runtime.lazy ? this.load() : this.data;
+  }
+
+  /** What assigning `ctx[key]` does during the update: replaces the session (not in lazy mode). */
+  write(value: unknown): void {
+    if (this.#runtime.lazy) {
+      throw new TypeError(
+        `ctx.${this.#runtime.property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
+      );
+    }
+    this.replace(value);
   }
 
   /** Loads the session once; every call returns the same promise. */
@@ -108,7 +135,13 @@ export class SessionState {
       );
     }
     if (!this.#loading) {
-      this.#loading = this.#load();
+      let loaded: object | Promise<object>;
+      try {
+        loaded = this.#start();
+      } catch (error) {
+        loaded = Promise.reject(error);
+      }
+      this.#loading = loaded instanceof Promise ? loaded : Promise.resolve(loaded);
       // A lazy handler may touch the session without awaiting it; its failure
       // must not become an unhandled rejection (awaiting callers still see it).
       this.#loading.catch(() => {});
@@ -116,58 +149,102 @@ export class SessionState {
     return this.#loading;
   }
 
-  async #load(): Promise<object> {
-    const { lock, storage } = this.#runtime;
-    const acquired = lock.acquire(this.#key, this.#owner);
-    if (typeof acquired === "function") this.#release = acquired;
-    else {
-      const waitStart = performance.now();
-      this.#release = await acquired;
-      if (log.enabled) {
-        this.#log(
-          "waited %sms for an earlier update of this key",
-          since(waitStart),
-        );
-      }
+  /**
+   * Eager mode: loads the session now. Without a promise (no extra tick) when
+   * the key is free and the storage answers synchronously, as in memory.
+   */
+  open(): object | Promise<object> {
+    const loaded = this.#start();
+    if (loaded instanceof Promise) this.#loading = loaded;
+    return loaded;
+  }
+
+  /** Takes the lock, reads and adopts the session; unlocks again if that fails. */
+  #start(): object | Promise<object> {
+    this.#started = true;
+    const acquired = this.#runtime.lock.acquire(this.#key, this.#owner);
+    if (typeof acquired === "function") {
+      this.#release = acquired;
+      return this.#readLocked();
     }
-    const start = log.enabled ? performance.now() : 0;
-    try {
-      let stored: unknown;
-      try {
-        if (isVersionedStorage(storage)) {
-          const pending = storage.getVersioned(this.#key);
-          const read = pending instanceof Promise ? await pending : pending;
-          stored = read.value;
-          this.#version = read.version;
-        } else {
-          const pending = storage.get(this.#key);
-          stored = pending instanceof Promise ? await pending : pending;
-        }
-      } catch (cause) {
-        if (!(cause instanceof SessionDataError)) {
-          throw new SessionStorageError("read", this.#key, cause);
-        }
-        // The storage could not decode the stored value.
-        if (!this.#runtime.resetInvalid) throw cause;
-        stored = undefined;
-        this.#version = undefined; // start afresh: the save overwrites the bad value
-      }
-      const adopted = this.#fromStored(stored);
-      const data = adopted instanceof Promise ? await adopted : adopted;
-      this.data = data;
+    const waitStart = performance.now();
+    return acquired.then((release) => {
+      this.#release = release;
       if (log.enabled) {
-        this.#log(
-          "load %s %s %sms",
-          storageName(storage),
-          this.#existed ? "hit" : "miss",
-          since(start),
-        );
+        this.#log("waited %sms for an earlier update of this key", since(waitStart));
       }
-      return data;
+      return this.#readLocked();
+    });
+  }
+
+  #readLocked(): object | Promise<object> {
+    const start = log.enabled ? performance.now() : 0;
+    let loaded: object | Promise<object>;
+    try {
+      loaded = this.#read(start);
     } catch (error) {
       this.#unlock();
       throw error;
     }
+    if (!(loaded instanceof Promise)) return loaded;
+    return loaded.catch((error) => {
+      this.#unlock();
+      throw error;
+    });
+  }
+
+  #read(start: number): object | Promise<object> {
+    const { storage } = this.#runtime;
+    const versioned = isVersionedStorage(storage);
+    let pending: unknown;
+    try {
+      pending = versioned ? storage.getVersioned(this.#key) : storage.get(this.#key);
+    } catch (cause) {
+      return this.#adoptRead(this.#readFailed(cause), start);
+    }
+    if (pending instanceof Promise) {
+      return pending.then(
+        (read) => this.#adoptRead(versioned ? read : { value: read, version: undefined }, start),
+        (cause) => this.#adoptRead(this.#readFailed(cause), start),
+      );
+    }
+    return this.#adoptRead(
+      versioned ? pending as VersionedValue : { value: pending, version: undefined },
+      start,
+    );
+  }
+
+  /** A failed read: an undecodable value reads as absent with `onInvalidData: "reset"`; else it throws. */
+  #readFailed(cause: unknown): { value: undefined; version: undefined } {
+    if (!(cause instanceof SessionDataError)) {
+      throw new SessionStorageError("read", this.#key, cause);
+    }
+    if (!this.#runtime.resetInvalid) throw cause;
+    // Start afresh: the save overwrites the bad value.
+    return { value: undefined, version: undefined };
+  }
+
+  #adoptRead(
+    read: { value: unknown; version: string | null | undefined },
+    start: number,
+  ): object | Promise<object> {
+    this.#version = read.version;
+    const adopted = this.#fromStored(read.value);
+    if (adopted instanceof Promise) return adopted.then((data) => this.#loaded(data, start));
+    return this.#loaded(adopted, start);
+  }
+
+  #loaded(data: object, start: number): object {
+    this.data = data;
+    if (log.enabled) {
+      this.#log(
+        "load %s %s %sms",
+        storageName(this.#runtime.storage),
+        this.#existed ? "hit" : "miss",
+        since(start),
+      );
+    }
+    return data;
   }
 
   #fromStored(stored: unknown): object | Promise<object> {
@@ -288,20 +365,37 @@ export class SessionState {
     this.#base = takeSnapshot(data);
   }
 
-  /** After the handlers succeeded: saves the session if it changed, then unlocks. */
-  async commit(): Promise<void> {
-    if (!this.#loading) return;
-    try {
-      const data = this.data ?? await this.#loading.catch(() => undefined);
-      if (!data || !this.data || !this.#base) return;
-      if (this.#mustSave || hasChanged(this.#base, this.data)) {
-        await this.#save(this.data);
-      } else if (this.#cleared) {
-        await this.#delete();
-      } else if (log.enabled) this.#log("skip save (unchanged)");
-    } finally {
-      this.#unlock();
+  /**
+   * After the handlers succeeded: saves the session if it changed, then
+   * unlocks. Without a promise when the storage answers synchronously.
+   */
+  commit(): void | Promise<void> {
+    if (!this.#started) return;
+    if (this.data === undefined && this.#loading) {
+      // A lazy load the handlers did not await: wait for it; if it failed, there is nothing to save.
+      return this.#loading.then(() => this.#commitLoaded(), () => this.#unlock());
     }
+    return this.#commitLoaded();
+  }
+
+  #commitLoaded(): void | Promise<void> {
+    let pending: void | Promise<void>;
+    try {
+      pending = this.#saveIfChanged();
+    } catch (error) {
+      this.#unlock();
+      throw error;
+    }
+    if (!(pending instanceof Promise)) return this.#unlock();
+    return pending.finally(() => this.#unlock());
+  }
+
+  #saveIfChanged(): void | Promise<void> {
+    const data = this.data;
+    if (!data || !this.#base) return;
+    if (this.#mustSave || hasChanged(this.#base, data)) return this.#save(data);
+    if (this.#cleared) return this.#delete();
+    if (log.enabled) this.#log("skip save (unchanged)");
   }
 
   async #delete(): Promise<void> {
@@ -320,8 +414,8 @@ export class SessionState {
 
   /** After a handler threw: saves nothing and unlocks. */
   async abort(): Promise<void> {
-    if (!this.#loading) return;
-    await this.#loading.catch(() => undefined);
+    if (!this.#started) return;
+    if (this.#loading) await this.#loading.catch(() => undefined);
     this.#unlock();
   }
 
@@ -341,47 +435,85 @@ export class SessionState {
     });
   }
 
-  async #save(data: object): Promise<void> {
+  /** Writes `data`; without a promise when the storage answers synchronously and nothing conflicts. */
+  #save(data: object): void | Promise<void> {
     const { storage, ttl } = this.#runtime;
     const options: SetOptions | undefined = ttl === undefined ? undefined : { ttl };
     const start = log.enabled ? performance.now() : 0;
-    const saved = (attempt: number) => {
-      // After a merge, what was stored is the merged object.
-      this.data = data;
-      if (log.enabled) {
-        this.#log(
-          "save %s %d bytes %sms%s",
-          storageName(storage),
-          byteSize(data),
-          since(start),
-          attempt ? ` after ${attempt} conflict(s)` : "",
-        );
-      }
-    };
+    let written: boolean | Promise<boolean>;
     try {
       if (this.#version === undefined || !isVersionedStorage(storage)) {
         const pending = storage.set(this.#key, this.#encode(data), options);
-        if (pending instanceof Promise) await pending;
-        return saved(0);
-      }
-      let version = this.#version;
-      for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-        const pending = storage.setIfVersion(this.#key, this.#encode(data), version, options);
-        if (pending instanceof Promise ? await pending : pending) return saved(attempt);
-        if (log.enabled) {
-          this.#log(
-            "conflict: another instance saved this session; re-reading (%s)",
-            this.#runtime.onConflict,
-          );
-        }
-        if (attempt > 0) await backoff(attempt);
-        const fresh = await storage.getVersioned(this.#key);
-        version = fresh.version;
-        data = await this.#resolveConflict(data, fresh.value);
+        written = pending instanceof Promise ? pending.then(() => true) : true;
+      } else {
+        written = storage.setIfVersion(this.#key, this.#encode(data), this.#version, options);
       }
     } catch (cause) {
-      if (cause instanceof SessionError) throw cause;
-      throw new SessionStorageError("write", this.#key, cause);
+      return this.#writeFailed(cause);
+    }
+    if (written instanceof Promise) {
+      return written.then(
+        (ok) => this.#afterWrite(ok, data, options, start),
+        (cause) => this.#writeFailed(cause),
+      );
+    }
+    return this.#afterWrite(written, data, options, start);
+  }
+
+  #afterWrite(
+    ok: boolean,
+    data: object,
+    options: SetOptions | undefined,
+    start: number,
+  ): void | Promise<void> {
+    if (ok) return this.#saved(data, start, 0);
+    return this.#saveAfterConflicts(data, options, start).catch((cause) =>
+      this.#writeFailed(cause)
+    );
+  }
+
+  #saved(stored: object, start: number, conflicts: number): void {
+    // After a merge, what was stored is the merged object.
+    this.data = stored;
+    if (log.enabled) {
+      this.#log(
+        "save %s %d bytes %sms%s",
+        storageName(this.#runtime.storage),
+        byteSize(stored),
+        since(start),
+        conflicts ? ` after ${conflicts} conflict(s)` : "",
+      );
+    }
+  }
+
+  #writeFailed(cause: unknown): never {
+    if (cause instanceof SessionError) throw cause;
+    throw new SessionStorageError("write", this.#key, cause);
+  }
+
+  /** The first write found another process's save: merge (or not, per `onConflict`) and retry. */
+  async #saveAfterConflicts(
+    data: object,
+    options: SetOptions | undefined,
+    start: number,
+  ): Promise<void> {
+    // Only versioned storages report a conflict.
+    const storage = this.#runtime.storage as VersionedStorage;
+    for (let conflicts = 1; conflicts <= MAX_MERGE_ATTEMPTS; conflicts++) {
+      if (log.enabled) {
+        this.#log(
+          "conflict: another instance saved this session; re-reading (%s)",
+          this.#runtime.onConflict,
+        );
+      }
+      if (conflicts > 1) await backoff(conflicts - 1);
+      const fresh = await storage.getVersioned(this.#key);
+      data = await this.#resolveConflict(data, fresh.value);
+      if (conflicts === MAX_MERGE_ATTEMPTS) break;
+      const pending = storage.setIfVersion(this.#key, this.#encode(data), fresh.version, options);
+      if (pending instanceof Promise ? await pending : pending) {
+        return this.#saved(data, start, conflicts);
+      }
     }
     throw new SessionConflictError(
       this.#key,

@@ -368,3 +368,72 @@ Deno.test("async initial and async getSessionKey", async () => {
   await bot.updates.handleUpdate(updates.message(17));
   assert.deepEqual(await storage.get("u17"), { count: 11 });
 });
+
+Deno.test("a derive that already set the session's key is refused, not hidden", async () => {
+  const bot = testBot()
+    .derive(() => ({ session: "from a derive" }))
+    .extend(session({ storage: inMemoryStorage(), initial: counter }))
+    .on("message", () => {});
+  // Twice: before and after the plugin put its accessor on GramIO's context prototype.
+  await bot.updates.handleUpdate(updates.message(21));
+  await bot.updates.handleUpdate(updates.message(22));
+  const errors = errorsOf(bot);
+  assert.equal(errors.length, 2);
+  for (const error of errors) {
+    assert.ok(error instanceof SessionError);
+    assert.match(error.message, /already has a "session" property .*Pick another key/);
+  }
+});
+
+Deno.test("a bot without the plugin in the same process keeps its own ctx.session", async () => {
+  const withPlugin = testBot()
+    .extend(session({ storage: inMemoryStorage(), initial: counter }))
+    .on("message", (context) => void context.session.count++);
+  await withPlugin.updates.handleUpdate(updates.message(23)); // the accessor is on the prototype now
+
+  const seen: unknown[] = [];
+  const plain = testBot()
+    .derive(() => ({ session: { mine: true } }))
+    .on("message", (context) => {
+      seen.push(context.session);
+      (context as unknown as { session: unknown }).session = "reassigned";
+      seen.push(context.session);
+    });
+  await plain.updates.handleUpdate(updates.message(23));
+  assert.deepEqual(errorsOf(plain), []);
+  assert.deepEqual(seen, [{ mine: true }, "reassigned"]);
+
+  // Unassigned, the property explains itself instead of reading some other update's session.
+  let failure: unknown;
+  const bare = testBot().on("message", (context) => {
+    try {
+      void (context as unknown as { session: unknown }).session;
+    } catch (error) {
+      failure = error;
+    }
+  });
+  await bare.updates.handleUpdate(updates.message(23));
+  assert.ok(failure instanceof SessionError);
+  assert.match(failure.message, /no session plugin handled/);
+});
+
+Deno.test("two bots in one process with the same key keep separate sessions", async () => {
+  const first = inMemoryStorage();
+  const second = inMemoryStorage();
+  const botA = testBot()
+    .extend(session({ storage: first, initial: counter }))
+    .on("message", (context) => void (context.session.count += 1));
+  const botB = testBot()
+    .extend(session({ storage: second, initial: counter }))
+    .on("message", (context) => void (context.session.count += 10));
+  await Promise.all([
+    botA.updates.handleUpdate(updates.message(24)),
+    botB.updates.handleUpdate(updates.message(24)),
+    botA.updates.handleUpdate(updates.message(25)),
+  ]);
+  await botB.updates.handleUpdate(updates.message(24));
+  assert.deepEqual([errorsOf(botA), errorsOf(botB)], [[], []]);
+  assert.deepEqual(await first.get("24"), { count: 1 });
+  assert.deepEqual(await first.get("25"), { count: 1 });
+  assert.deepEqual(await second.get("24"), { count: 20 });
+});

@@ -13,7 +13,8 @@ export interface InMemoryStorage extends VersionedStorage, ListableStorage {}
 
 interface Entry {
   value: unknown;
-  version: number;
+  /** A string, as versions are compared and returned as strings. */
+  version: string;
   expiresAt: number | undefined;
 }
 
@@ -51,7 +52,7 @@ export function inMemoryStorage(
   const write = (key: string, value: unknown, options?: SetOptions): void => {
     entries.set(key, {
       value: cloneValue(value),
-      version: ++versions,
+      version: String(++versions),
       expiresAt: options?.ttl === undefined ? undefined : clock() + options.ttl,
     });
   };
@@ -69,13 +70,12 @@ export function inMemoryStorage(
     getVersioned(key): VersionedValue {
       const entry = live(key);
       return entry
-        ? { value: cloneValue(entry.value), version: String(entry.version) }
+        ? { value: cloneValue(entry.value), version: entry.version }
         : { value: undefined, version: null };
     },
     setIfVersion(key, value, version, options): boolean {
       const current = live(key);
-      const currentVersion = current ? String(current.version) : null;
-      if (currentVersion !== version) return false;
+      if ((current ? current.version : null) !== version) return false;
       write(key, value, options);
       return true;
     },
