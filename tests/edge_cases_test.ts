@@ -2,20 +2,7 @@
 import assert from "node:assert/strict";
 import { inMemoryStorage, type Migrations, session, SessionError, sessionStore } from "../mod.ts";
 import { ENVELOPE_MARK } from "../src/record.ts";
-import { errorsOf, gate, secondHandle, testBot, updates } from "./support/bot.ts";
-
-/** Fails the test instead of hanging when `work` never settles. */
-async function within<T>(work: Promise<T>, ms = 3000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms (deadlock?)`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { errorsOf, gate, secondHandle, testBot, updates, within } from "./support/bot.ts";
 
 Deno.test("a lazy session first used after its update ended is refused and locks nothing", async () => {
   const storage = inMemoryStorage();

@@ -6,6 +6,7 @@ import {
   SessionDataError,
   SessionStorageError,
   type Storage,
+  type VersionedStorage,
 } from "../mod.ts";
 import {
   countingStorage,
@@ -15,6 +16,7 @@ import {
   testBot,
   totals,
   updates,
+  within,
 } from "./support/bot.ts";
 
 /** Fault injection: a real storage whose chosen method throws. */
@@ -90,6 +92,45 @@ Deno.test("a failing write is reported, not swallowed", async () => {
   // The lock is free again.
   await bot.updates.handleUpdate(updates.message(3));
   assert.equal(errorsOf(bot).length, 2);
+});
+
+Deno.test("a synchronous storage that throws: same guarantees, and the key is free again", async () => {
+  // The in-memory storage answers without promises, so loads and saves run
+  // without them too; a synchronous throw must take the same paths as a rejection.
+  const inner = inMemoryStorage();
+  await inner.set("4", { count: 41 });
+  const broken = { read: true, write: false };
+  const storage: VersionedStorage = {
+    ...inner,
+    getVersioned(key) {
+      if (broken.read) throw new Error("read is down");
+      return inner.getVersioned(key);
+    },
+    setIfVersion(key, value, version, options) {
+      if (broken.write) throw new Error("write is down");
+      return inner.setIfVersion(key, value, version, options);
+    },
+  };
+  let ran = 0;
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => {
+      ran++;
+      context.session.count++;
+    });
+  await bot.updates.handleUpdate(updates.message(4));
+  assert.equal(ran, 0);
+  broken.read = false;
+  broken.write = true;
+  await bot.updates.handleUpdate(updates.message(4));
+  assert.equal(ran, 1);
+  broken.write = false;
+  await within(bot.updates.handleUpdate(updates.message(4)));
+  assert.deepEqual(
+    errorsOf(bot).map((error) => (error as SessionStorageError).operation),
+    ["read", "write"],
+  );
+  assert.deepEqual(await inner.get("4"), { count: 42 });
 });
 
 Deno.test("a stored value that is not an object is an error and is left as it is", async () => {

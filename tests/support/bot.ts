@@ -252,3 +252,16 @@ export function secondHandle(storage: VersionedStorage): VersionedStorage {
       storage.setIfVersion(key, value, version, options),
   };
 }
+
+/** Fails the test instead of hanging when `work` never settles. */
+export async function within<T>(work: Promise<T>, ms = 3000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms (deadlock?)`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
