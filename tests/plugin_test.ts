@@ -437,3 +437,35 @@ Deno.test("two bots in one process with the same key keep separate sessions", as
   assert.deepEqual(await first.get("25"), { count: 1 });
   assert.deepEqual(await second.get("24"), { count: 20 });
 });
+
+Deno.test("two copies of this module in one process share ctx.session instead of clashing", async () => {
+  // A second copy of the source, as when two versions of the package are installed.
+  const root = new URL("../", import.meta.url);
+  const dir = new URL(`.tmp/copy-${crypto.randomUUID()}/`, root);
+  await Deno.mkdir(new URL("src/storages/", dir), { recursive: true });
+  await Deno.copyFile(new URL("mod.ts", root), new URL("mod.ts", dir));
+  for (const folder of ["src/", "src/storages/"]) {
+    for await (const entry of Deno.readDir(new URL(folder, root))) {
+      if (entry.isFile) {
+        await Deno.copyFile(new URL(folder + entry.name, root), new URL(folder + entry.name, dir));
+      }
+    }
+  }
+  const copy: typeof import("../mod.ts") = await import(new URL("mod.ts", dir).href);
+  await Deno.remove(dir, { recursive: true });
+  assert.notEqual(copy.session, session);
+  const mine = inMemoryStorage();
+  const theirs = copy.inMemoryStorage();
+  const botA = testBot()
+    .extend(session({ storage: mine, initial: counter }))
+    .on("message", (context) => void (context.session.count += 1));
+  const botB = testBot()
+    .extend(copy.session({ storage: theirs, initial: counter }))
+    .on("message", (context) => void (context.session.count += 10));
+  await botA.updates.handleUpdate(updates.message(26));
+  await botB.updates.handleUpdate(updates.message(26));
+  await botA.updates.handleUpdate(updates.message(26));
+  assert.deepEqual([errorsOf(botA), errorsOf(botB)], [[], []]);
+  assert.deepEqual(await mine.get("26"), { count: 2 });
+  assert.deepEqual(await theirs.get("26"), { count: 10 });
+});
