@@ -3,22 +3,31 @@
  * accessor on each GramIO context class's prototype, which looks the context
  * up in a table of the updates in flight.
  *
- * Nothing is written to the context itself. Against this plugin's earlier
- * way, an accessor defined on each context (as grammY does) plus a table, a
- * lazy untouched update went from 1.5 to 0.6 µs over GramIO's floor (three
- * workers per variant, one run); a symbol-keyed slot holding the session
- * measured 2.4 µs. A context that is not in the table (its update is over,
- * or no session plugin handled it) answers reads with an error that says so,
- * and takes assignments as an ordinary property, as if the accessor were
- * absent.
+ * Nothing is written to the context itself: writing to GramIO's contexts is
+ * what costs. Against this plugin's earlier way, an accessor defined on each
+ * context (as grammY does), a lazy untouched update went from 1.5 to 0.6 µs
+ * over GramIO's floor; a symbol-keyed slot on the context cost more still, and
+ * so did a marker written to the context when its update ended (~2 µs). Three
+ * workers per variant, one run each.
+ *
+ * When the update ends, its slot is noted on the raw update object
+ * (`ctx.update`, which costs nothing measurable), so that later use of that
+ * context's property can say it came too late. Contexts that no session
+ * plugin handled (another bot in the process) read the property as
+ * `undefined` and take assignments as an ordinary property, as if the
+ * accessor were not there. Contexts that are not GramIO's (a plain object run
+ * through a composer) get the accessor on themselves instead: no foreign
+ * prototype, least of all `Object.prototype`, is ever changed.
  *
  * @module
  */
 
-import { SessionError } from "./errors.ts";
+import { contextsMappings } from "gramio";
 
-/** What the property reads and writes during one update: a session, or a refusal. */
+/** What the property reads and writes for one update: a session, or a refusal. */
 export interface SessionSlot {
+  /** The context it was bound to. */
+  readonly context: object;
   read(): unknown;
   write(value: unknown): void;
 }
@@ -27,21 +36,31 @@ export interface SessionSlot {
 type Table = Map<object, SessionSlot>;
 
 /**
- * Shared through `globalThis` and marked with `Symbol.for`, so that two copies
- * of this module in one process (two versions installed) use one table and
- * one accessor per name instead of calling each other's a clash.
+ * Every key below is shared through `Symbol.for` (and the tables through
+ * `globalThis`), so that two copies of this module in one process (two
+ * versions installed) use one table and one accessor per name instead of
+ * calling each other's a clash. Bump the version when the protocol (the
+ * table, `SessionSlot`, the finished note) changes.
  */
-const TABLES_KEY = Symbol.for("@gramio/session.contexts@1");
-const ACCESSOR_MARK = Symbol.for("@gramio/session.accessor@1");
-const tables: Map<string, Table> =
-  ((globalThis as Record<symbol, Map<string, Table> | undefined>)[TABLES_KEY] ??= new Map());
+const PROTOCOL = "@gramio/session@1";
+const ACCESSOR_MARK = Symbol.for(`${PROTOCOL}:accessor`);
+const tables: Map<string, Table> = ((globalThis as Record<symbol, Map<string, Table> | undefined>)[
+  Symbol.for(`${PROTOCOL}:contexts`)
+] ??= new Map());
+
+/** Prototypes of GramIO's context classes: the only ones that get the accessor. */
+const gramioPrototypes = new Set<object>(
+  Object.values(contextsMappings).map((Context) => Context.prototype as object),
+);
 
 /** The session property `name` on GramIO contexts. */
 export class ContextProperty {
   readonly #name: string;
   readonly #table: Table;
+  readonly #finished: symbol;
+  readonly #accessor: PropertyDescriptor;
   /** Prototypes that carry the accessor: each is checked once, not on every update. */
-  readonly #ready = new WeakSet<object>();
+  readonly #onPrototype = new WeakSet<object>();
   /** The last of them, to skip even the set lookup while update types repeat. */
   #last: object | undefined;
 
@@ -50,14 +69,16 @@ export class ContextProperty {
     let table = tables.get(name);
     if (!table) tables.set(name, table = new Map());
     this.#table = table;
+    this.#finished = Symbol.for(`${PROTOCOL}:finished:${name}`);
+    this.#accessor = accessor(name, table, this.#finished);
   }
 
   /**
    * Whether `prototype` (or its chain) has the property from somewhere other
    * than a session plugin: a GramIO getter such as `chat`, or another plugin.
    */
-  takenOn(prototype: object): boolean {
-    for (let target: object | null = prototype; target; target = Object.getPrototypeOf(target)) {
+  takenOn(prototype: object | null): boolean {
+    for (let target = prototype; target; target = Object.getPrototypeOf(target)) {
       const descriptor = Object.getOwnPropertyDescriptor(target, this.#name);
       if (descriptor) return !isOurs(descriptor);
     }
@@ -72,35 +93,74 @@ export class ContextProperty {
   bind(ctx: object, slot: SessionSlot): boolean {
     const prototype = Object.getPrototypeOf(ctx) as object | null;
     if (prototype !== this.#last) {
-      if (!prototype || !(this.#ready.has(prototype) || this.#prepare(prototype))) return false;
-      this.#last = prototype;
+      if (!prototype || !this.#onPrototype.has(prototype)) {
+        if (!this.#prepare(prototype)) return this.#bindOnInstance(ctx, slot);
+      }
+      this.#last = prototype!;
     }
     if (Object.hasOwn(ctx, this.#name) || this.#table.has(ctx)) return false;
     this.#table.set(ctx, slot);
     return true;
   }
 
-  /** The update is over: from now on the property refuses to be read. */
-  unbind(ctx: object): void {
+  /**
+   * The update is over. The slot is noted on the raw update, so that later
+   * use of the property (work a handler did not await) is refused with a
+   * reason rather than read as if no plugin were there.
+   */
+  unbind(ctx: object, slot: SessionSlot): void {
     this.#table.delete(ctx);
+    const update = (ctx as { update?: unknown }).update;
+    if (typeof update !== "object" || update === null) return;
+    try {
+      (update as Record<symbol, SessionSlot>)[this.#finished] = slot;
+    } catch {
+      // A frozen update: later use reads as unbound, nothing worse.
+    }
   }
 
-  /** Puts the accessor on a context prototype, unless the property is taken there. */
-  #prepare(prototype: object): boolean {
-    if (this.takenOn(prototype)) return false;
+  /**
+   * Puts the accessor on a GramIO context prototype, unless the property is
+   * taken there. `false` for prototypes that are not GramIO's.
+   */
+  #prepare(prototype: object | null): boolean {
+    if (!isGramioContext(prototype) || this.takenOn(prototype)) return false;
     if (!(this.#name in prototype)) {
-      Object.defineProperty(prototype, this.#name, accessor(this.#name, this.#table));
+      Object.defineProperty(prototype, this.#name, this.#accessor);
     }
-    this.#ready.add(prototype);
+    this.#onPrototype.add(prototype);
+    return true;
+  }
+
+  /** Not a GramIO context: the accessor goes on the context itself. */
+  #bindOnInstance(ctx: object, slot: SessionSlot): boolean {
+    if (Object.hasOwn(ctx, this.#name) || this.takenOn(Object.getPrototypeOf(ctx))) return false;
+    Object.defineProperty(ctx, this.#name, this.#accessor);
+    this.#table.set(ctx, slot);
     return true;
   }
 }
 
-function accessor(name: string, table: Table): PropertyDescriptor {
+function isGramioContext(prototype: object | null): prototype is object {
+  for (let target = prototype; target; target = Object.getPrototypeOf(target)) {
+    if (gramioPrototypes.has(target)) return true;
+  }
+  return false;
+}
+
+function accessor(name: string, table: Table, finished: symbol): PropertyDescriptor {
+  /** The slot of a context in flight, or of one whose update is over. */
+  const slotOf = (ctx: object): SessionSlot | undefined => {
+    const slot = table.get(ctx);
+    if (slot !== undefined) return slot;
+    const update = (ctx as { update?: unknown }).update;
+    if (typeof update !== "object" || update === null) return undefined;
+    const note = (update as Record<symbol, SessionSlot | undefined>)[finished];
+    // The same update object may have reached another context (another bot).
+    return note?.context === ctx ? note : undefined;
+  };
   const get = function (this: object): unknown {
-    const slot = table.get(this);
-    if (slot === undefined) throw notBound(name);
-    return slot.read();
+    return slotOf(this)?.read();
   };
   Object.defineProperty(get, ACCESSOR_MARK, { value: true });
   return {
@@ -108,8 +168,11 @@ function accessor(name: string, table: Table): PropertyDescriptor {
     enumerable: false,
     get,
     set(this: object, value: unknown) {
-      const slot = table.get(this);
-      if (slot !== undefined) return slot.write(value);
+      const slot = slotOf(this);
+      if (slot !== undefined) {
+        slot.write(value);
+        return;
+      }
       Object.defineProperty(this, name, {
         value,
         writable: true,
@@ -118,14 +181,6 @@ function accessor(name: string, table: Table): PropertyDescriptor {
       });
     },
   };
-}
-
-function notBound(name: string): SessionError {
-  return new SessionError(
-    `ctx.${name} was used after its update had finished (a handler started work it did not await), or on a ` +
-      "context that no session plugin handled: nothing read or changed then could be saved. Await that work " +
-      "in the handler.",
-  );
 }
 
 function isOurs(descriptor: PropertyDescriptor): boolean {

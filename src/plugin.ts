@@ -96,11 +96,12 @@ export function session<
           updateTypeOf(ctx),
         );
       }
-      bind(ctx, noSession(property, ctx));
+      const refusal = noSession(property, ctx);
+      bind(ctx, refusal);
       try {
         return await next();
       } finally {
-        contextProperty.unbind(ctx);
+        contextProperty.unbind(ctx, refusal);
       }
     }
     if (log.enabled) {
@@ -116,12 +117,12 @@ export function session<
       }
       await runInUpdate(ctx, next);
     } catch (error) {
-      state.close();
+      state.close(); // before the wait: a lazy load starting now would lock for nobody
       await state.abort();
       throw error;
     } finally {
       // From here on, ctx[property] refuses to be used: nothing could be saved.
-      contextProperty.unbind(ctx);
+      contextProperty.unbind(ctx, state);
       state.close();
     }
     if (!state.touched) {
@@ -179,7 +180,7 @@ function noSession(property: string, ctx: SessionContext): SessionSlot {
         `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`,
     );
   };
-  return { read: fail, write: fail };
+  return { context: ctx, read: fail, write: fail };
 }
 
 function updateTypeOf(ctx: object): string {

@@ -84,7 +84,8 @@ export class SessionState implements SessionSlot {
   #release: Release | undefined;
   readonly #runtime: SessionRuntime;
   readonly #key: string;
-  readonly #ctx: object;
+  /** The update's context: what `initial()` receives and where `ctx[key]` points here. */
+  readonly context: object;
   readonly #owner: object;
 
   /**
@@ -94,7 +95,7 @@ export class SessionState implements SessionSlot {
   constructor(runtime: SessionRuntime, sessionKey: string, ctx: object, owner: object = ctx) {
     this.#runtime = runtime;
     this.#key = sessionKey;
-    this.#ctx = ctx;
+    this.context = ctx;
     this.#owner = owner;
   }
 
@@ -108,19 +109,35 @@ export class SessionState implements SessionSlot {
     return this.#started;
   }
 
-  /** What `ctx[key]` reads during the update: the session, or in lazy mode a Promise of it. */
+  /** What `ctx[key]` reads: the session, or in lazy mode a Promise of it. */
   read(): unknown {
-    return this.#runtime.lazy ? this.load() : this.data;
+    const { lazy } = this.#runtime;
+    if (this.#closed) {
+      // Work a handler did not await: nothing it reads or changes can be saved.
+      // A lazy session never loaded gets load()'s own explanation.
+      if (!lazy) throw this.#usedAfterUpdate();
+      return this.#loading ? Promise.reject(this.#usedAfterUpdate()) : this.load();
+    }
+    return lazy ? this.load() : this.data;
   }
 
-  /** What assigning `ctx[key]` does during the update: replaces the session (not in lazy mode). */
+  /** What assigning `ctx[key]` does: replaces the session (not in lazy mode). */
   write(value: unknown): void {
+    if (this.#closed) throw this.#usedAfterUpdate();
     if (this.#runtime.lazy) {
       throw new TypeError(
         `ctx.${this.#runtime.property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
       );
     }
     this.replace(value);
+  }
+
+  #usedAfterUpdate(): SessionError {
+    return new SessionError(
+      `ctx.${this.#runtime.property} was used after its update had finished (a handler started work it did ` +
+        "not await): nothing read or changed then could be saved. Await that work in the handler.",
+      this.#key,
+    );
   }
 
   /** Loads the session once; every call returns the same promise. */
@@ -152,6 +169,7 @@ export class SessionState implements SessionSlot {
   /**
    * Eager mode: loads the session now. Without a promise (no extra tick) when
    * the key is free and the storage answers synchronously, as in memory.
+   * Called once, instead of load() (which would take the lock again).
    */
   open(): object | Promise<object> {
     const loaded = this.#start();
@@ -290,7 +308,7 @@ export class SessionState implements SessionSlot {
   }
 
   async #initial(): Promise<object> {
-    const value = await this.#runtime.initial(this.#ctx);
+    const value = await this.#runtime.initial(this.context);
     if (typeof value !== "object" || value === null) {
       throw new TypeError(
         `initial() of session "${this.#runtime.property}" returned ${
@@ -499,7 +517,7 @@ export class SessionState implements SessionSlot {
   ): Promise<void> {
     // Only versioned storages report a conflict.
     const storage = this.#runtime.storage as VersionedStorage;
-    for (let conflicts = 1; conflicts <= MAX_MERGE_ATTEMPTS; conflicts++) {
+    for (let conflicts = 1; conflicts < MAX_MERGE_ATTEMPTS; conflicts++) {
       if (log.enabled) {
         this.#log(
           "conflict: another instance saved this session; re-reading (%s)",
@@ -509,7 +527,6 @@ export class SessionState implements SessionSlot {
       if (conflicts > 1) await backoff(conflicts - 1);
       const fresh = await storage.getVersioned(this.#key);
       data = await this.#resolveConflict(data, fresh.value);
-      if (conflicts === MAX_MERGE_ATTEMPTS) break;
       const pending = storage.setIfVersion(this.#key, this.#encode(data), fresh.version, options);
       if (pending instanceof Promise ? await pending : pending) {
         return this.#saved(data, start, conflicts);

@@ -191,6 +191,44 @@ Deno.test("an eager session used after its update ended throws instead of droppi
   assert.equal(await storage.has("11"), false);
 });
 
+Deno.test("assigning the session after its update ended throws instead of dropping it", async () => {
+  const storage = inMemoryStorage();
+  let late: Promise<unknown> | undefined;
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ n: 0 }) }))
+    .on("message", (context) => {
+      late = new Promise((resolve) => setTimeout(resolve, 0)).then(() => {
+        (context as unknown as { session: object }).session = { n: 99 };
+      });
+    });
+  await bot.updates.handleUpdate(updates.message(13));
+  await assert.rejects(
+    late!,
+    (error) => error instanceof SessionError && /after its update/.test(error.message),
+  );
+  assert.equal(await storage.has("13"), false);
+});
+
+Deno.test("a lazy session read after its update ended is a rejected Promise, not a throw", async () => {
+  let late: unknown;
+  const bot = testBot()
+    .extend(session({ storage: inMemoryStorage(), lazy: true, initial: () => ({ n: 0 }) }))
+    .on("message", async (context) => {
+      (await context.session).n++;
+      // Not awaited: runs after the update is over.
+      late = new Promise((resolve) => setTimeout(resolve, 0)).then(() => ({
+        session: context.session,
+      }));
+    });
+  await bot.updates.handleUpdate(updates.message(14));
+  const { session: value } = await (late as Promise<{ session: unknown }>);
+  assert.ok(value instanceof Promise);
+  await assert.rejects(
+    value,
+    (error) => error instanceof SessionError && /after its update/.test(error.message),
+  );
+});
+
 Deno.test("session data with a field named like the envelope mark is still data", async () => {
   const storage = inMemoryStorage();
   const data = { [ENVELOPE_MARK]: 1, note: "mine" };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Composer } from "gramio";
 import { inMemoryStorage, session, SessionError } from "../mod.ts";
 import { countingStorage, errorsOf, mapStorage, testBot, totals, updates } from "./support/bot.ts";
 
@@ -403,18 +404,30 @@ Deno.test("a bot without the plugin in the same process keeps its own ctx.sessio
   assert.deepEqual(errorsOf(plain), []);
   assert.deepEqual(seen, [{ mine: true }, "reassigned"]);
 
-  // Unassigned, the property explains itself instead of reading some other update's session.
-  let failure: unknown;
+  // Unassigned, it reads as absent, so the usual idioms work.
+  const defaults: unknown[] = [];
   const bare = testBot().on("message", (context) => {
-    try {
-      void (context as unknown as { session: unknown }).session;
-    } catch (error) {
-      failure = error;
-    }
+    const ctx = context as unknown as { session?: { visits: number } };
+    defaults.push(ctx.session);
+    ctx.session ??= { visits: 1 };
+    defaults.push(ctx.session);
   });
   await bare.updates.handleUpdate(updates.message(23));
-  assert.ok(failure instanceof SessionError);
-  assert.match(failure.message, /no session plugin handled/);
+  assert.deepEqual(errorsOf(bare), []);
+  assert.deepEqual(defaults, [undefined, { visits: 1 }]);
+});
+
+Deno.test("a plain object run through the plugin's composer gets the accessor on itself", async () => {
+  const plugin = session({ key: "plainSession", storage: inMemoryStorage(), initial: counter });
+  const composer = new Composer().extend(plugin).use((ctx, next) => {
+    (ctx as unknown as { plainSession: { count: number } }).plainSession.count++;
+    return next();
+  });
+  const ctx = { from: { id: 5 }, senderId: 5, updateType: "message" };
+  await composer.run(ctx as never);
+  assert.equal(Object.getOwnPropertyDescriptor(Object.prototype, "plainSession"), undefined);
+  assert.equal(({} as Record<string, unknown>).plainSession, undefined);
+  assert.ok(Object.getOwnPropertyDescriptor(ctx, "plainSession")?.get);
 });
 
 Deno.test("two bots in one process with the same key keep separate sessions", async () => {
