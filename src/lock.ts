@@ -29,8 +29,8 @@ interface Held {
 export class KeyedLock {
   /** Per held key: who holds it and who waits for it, in order. */
   #keys = new Map<string, Held>();
-  /** The key each owner is waiting for. */
-  #waiting = new Map<object, string>();
+  /** The keys each owner is waiting for (several at once with `Promise.all`). */
+  #waiting = new Map<object, Set<string>>();
 
   /**
    * Takes the lock for `key` on behalf of `owner`. Returns the release
@@ -46,8 +46,10 @@ export class KeyedLock {
       this.#keys.set(key, entry);
       return this.#releaser(key, entry);
     }
-    this.#assertCanWait(key, owner);
-    this.#waiting.set(owner, key);
+    this.#assertCanWait(key, held, owner);
+    const waits = this.#waiting.get(owner);
+    if (waits) waits.add(key);
+    else this.#waiting.set(owner, new Set([key]));
     return new Promise<Release>((grant) => (held.queue ??= []).push({ owner, grant }));
   }
 
@@ -62,14 +64,16 @@ export class KeyedLock {
         this.#keys.delete(key);
         return;
       }
-      this.#waiting.delete(next.owner);
+      const waits = this.#waiting.get(next.owner);
+      waits?.delete(key);
+      if (waits?.size === 0) this.#waiting.delete(next.owner);
       entry.holder = next.owner;
       next.grant(this.#releaser(key, entry));
     };
   }
 
-  #assertCanWait(key: string, owner: object): void {
-    if (this.#keys.get(key)?.holder === owner) {
+  #assertCanWait(key: string, held: Held, owner: object): void {
+    if (held.holder === owner || held.queue?.some((turn) => turn.owner === owner)) {
       throw new SessionError(
         `The session under the same storage key "${key}" is already held by this update, and waiting for it ` +
           "would never end. Two sessions of one update resolve to that key, or sessionStore() was used on the " +
@@ -78,26 +82,35 @@ export class KeyedLock {
         key,
       );
     }
-    // Follow "waits for a key held by an owner who waits for ..." back to us.
-    const chain = [key];
-    let next: string | undefined = key;
-    for (let hops = 0; next !== undefined && hops < 1000; hops++) {
-      const holder = this.#keys.get(next)?.holder;
-      if (holder === undefined) return;
-      if (holder === owner) {
-        throw new SessionError(
-          `Deadlock avoided: this update would wait for session "${key}" while holding one that the holder of ` +
-            `"${key}" is waiting for (cycle: ${
-              chain.join(" -> ")
-            }). It was stopped instead of hanging. ` +
-            "Take sessions of several keys in one fixed order (for example sorted by key), or change another " +
-            "user's session outside the handler.",
-          key,
-        );
-      }
-      next = this.#waiting.get(holder);
-      if (next !== undefined) chain.push(next);
+    const cycle = this.#pathBackTo(owner, key, new Set());
+    if (cycle) {
+      throw new SessionError(
+        `Deadlock avoided: this update would wait for session "${key}" while holding one that the holder of ` +
+          `"${key}" is waiting for (cycle: ${
+            cycle.join(" -> ")
+          }). It was stopped instead of hanging. ` +
+          "Take sessions of several keys in one fixed order (for example sorted by key), or change another " +
+          "user's session outside the handler.",
+        key,
+      );
     }
+  }
+
+  /**
+   * The keys from `key` to one that `owner` holds, following "held by an
+   * owner who waits for": waiting for `key` would then close a cycle.
+   */
+  #pathBackTo(owner: object, key: string, seen: Set<string>): string[] | undefined {
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    const holder = this.#keys.get(key)?.holder;
+    if (holder === undefined) return undefined;
+    if (holder === owner) return [key];
+    for (const next of this.#waiting.get(holder) ?? []) {
+      const path = this.#pathBackTo(owner, next, seen);
+      if (path) return [key, ...path];
+    }
+    return undefined;
   }
 }
 

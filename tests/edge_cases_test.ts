@@ -51,6 +51,70 @@ Deno.test("two updates changing each other's session through sessionStore: refus
   assert.equal(total, 20);
 });
 
+Deno.test("an update waiting for two sessions at once still has its deadlocks caught", async () => {
+  // A holds "1" and waits for "3" and "2" at once; B holds "3" and asks for "1";
+  // C holds "2". Only the wait A registered first closes the cycle with B.
+  const options = { storage: inMemoryStorage(), initial: () => ({ n: 0 }) };
+  const store = sessionStore(options);
+  const allInside = gate();
+  const aWaits = gate();
+  const bAsked = gate();
+  let inside = 0;
+  const bot = testBot()
+    .extend(session(options))
+    .on("message", async (context) => {
+      if (++inside === 3) allInside.open();
+      await allInside.promise;
+      if (context.senderId === 1) {
+        const both = Promise.all([store.get("3"), store.get("2")]);
+        aWaits.open();
+        await both;
+      } else if (context.senderId === 3) {
+        await aWaits.promise;
+        try {
+          await store.get("1");
+        } finally {
+          bAsked.open();
+        }
+      } else {
+        await bAsked.promise;
+      }
+    });
+  await within(
+    Promise.all([1, 3, 2].map((user) => bot.updates.handleUpdate(updates.message(user)))),
+  );
+  const errors = errorsOf(bot);
+  assert.equal(errors.length, 1);
+  assert.match((errors[0] as Error).message, /Deadlock avoided.*cycle: 1 -> 3/);
+});
+
+Deno.test("asking twice for a session this update already waits for is refused, not hung", async () => {
+  const options = { storage: inMemoryStorage(), initial: () => ({ n: 0 }) };
+  const store = sessionStore(options);
+  const holderInside = gate();
+  const done = gate();
+  const bot = testBot()
+    .extend(session(options))
+    .on("message", async (context) => {
+      if (context.senderId === 2) {
+        holderInside.open();
+        return await done.promise; // holds "2" until the other update is through
+      }
+      await holderInside.promise;
+      const first = store.get("2");
+      try {
+        await store.get("2");
+      } finally {
+        done.open();
+        await first;
+      }
+    });
+  await within(Promise.all([2, 1].map((user) => bot.updates.handleUpdate(updates.message(user)))));
+  const errors = errorsOf(bot);
+  assert.equal(errors.length, 1);
+  assert.match((errors[0] as Error).message, /already held by this update/);
+});
+
 Deno.test("two lazy sessions awaited in opposite orders by two updates: refused, not deadlocked", async () => {
   const storage = inMemoryStorage();
   const bothInside = gate();
