@@ -12,6 +12,7 @@ import { perUser, type SessionContext } from "./keys.ts";
 import { createRuntime, type SessionOptions, type SessionValue } from "./options.ts";
 import { ContextProperty, type SessionSlot } from "./context_property.ts";
 import { SessionState } from "./session_state.ts";
+import { isThenable } from "./thenable.ts";
 import { runInUpdate } from "./update_scope.ts";
 
 /** The GramIO plugin `session()` returns: it adds `ctx[Key]` to every update. */
@@ -86,7 +87,7 @@ export function session<
     const ctx = context as unknown as SessionContext;
     const resolved = getSessionKey(ctx);
     const sessionKey = normalizeKey(
-      resolved instanceof Promise ? await resolved : resolved,
+      isThenable(resolved) ? await resolved : resolved,
     );
     if (sessionKey === undefined) {
       if (log.enabled) {

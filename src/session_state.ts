@@ -25,6 +25,7 @@ import {
   type VersionedValue,
 } from "./storage.ts";
 import type { SessionSlot } from "./context_property.ts";
+import { isThenable } from "./thenable.ts";
 
 /** What to do when another process saved the session while this update ran. */
 export type ConflictPolicy = "merge" | "error" | "overwrite";
@@ -220,9 +221,13 @@ export class SessionState implements SessionSlot {
     } catch (cause) {
       return this.#adoptRead(this.#readFailed(cause), start);
     }
-    if (pending instanceof Promise) {
-      return pending.then(
-        (read) => this.#adoptRead(versioned ? read : { value: read, version: undefined }, start),
+    if (isThenable(pending)) {
+      return Promise.resolve(pending).then(
+        (read) =>
+          this.#adoptRead(
+            versioned ? read as VersionedValue : { value: read, version: undefined },
+            start,
+          ),
         (cause) => this.#adoptRead(this.#readFailed(cause), start),
       );
     }
@@ -462,9 +467,10 @@ export class SessionState implements SessionSlot {
     try {
       if (this.#version === undefined || !isVersionedStorage(storage)) {
         const pending = storage.set(this.#key, this.#encode(data), options);
-        written = pending instanceof Promise ? pending.then(() => true) : true;
+        written = isThenable(pending) ? Promise.resolve(pending).then(() => true) : true;
       } else {
-        written = storage.setIfVersion(this.#key, this.#encode(data), this.#version, options);
+        const pending = storage.setIfVersion(this.#key, this.#encode(data), this.#version, options);
+        written = isThenable(pending) ? Promise.resolve(pending) : pending;
       }
     } catch (cause) {
       return this.#writeFailed(cause);
@@ -528,7 +534,7 @@ export class SessionState implements SessionSlot {
       const fresh = await storage.getVersioned(this.#key);
       data = await this.#resolveConflict(data, fresh.value);
       const pending = storage.setIfVersion(this.#key, this.#encode(data), fresh.version, options);
-      if (pending instanceof Promise ? await pending : pending) {
+      if (isThenable(pending) ? await pending : pending) {
         return this.#saved(data, start, conflicts);
       }
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Composer } from "gramio";
-import { inMemoryStorage, session, SessionError } from "../mod.ts";
+import { inMemoryStorage, session, SessionError, type Storage } from "../mod.ts";
 import { countingStorage, errorsOf, mapStorage, testBot, totals, updates } from "./support/bot.ts";
 
 const counter = () => ({ count: 0 });
@@ -481,4 +481,29 @@ Deno.test("two copies of this module in one process share ctx.session instead of
   assert.deepEqual([errorsOf(botA), errorsOf(botB)], [[], []]);
   assert.deepEqual(await mine.get("26"), { count: 2 });
   assert.deepEqual(await theirs.get("26"), { count: 10 });
+});
+
+Deno.test("a storage and a key resolver answering with non-native promises are awaited", async () => {
+  // A promise of another library (or realm): a thenable, not `instanceof Promise`.
+  const later = <T>(value: T): PromiseLike<T> => ({
+    then: (resolve, reject) =>
+      new Promise<T>((done) => setTimeout(() => done(value), 1)).then(resolve, reject),
+  });
+  const inner = inMemoryStorage();
+  const storage: Storage = {
+    get: (key) => later(inner.get(key)) as Promise<unknown>,
+    set: (key, value) => later(inner.set(key, value)) as Promise<void>,
+    has: (key) => later(inner.has(key)) as Promise<boolean>,
+    delete: (key) => later(inner.delete(key)) as Promise<boolean>,
+  };
+  const bot = testBot()
+    .extend(session({
+      storage,
+      getSessionKey: (ctx) => later(`user-${ctx.senderId}`) as Promise<string>,
+      initial: counter,
+    }))
+    .on("message", (context) => void context.session.count++);
+  for (let i = 0; i < 3; i++) await bot.updates.handleUpdate(updates.message(27));
+  assert.deepEqual(errorsOf(bot), []);
+  assert.deepEqual(await inner.get("user-27"), { count: 3 });
 });

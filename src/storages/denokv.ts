@@ -15,6 +15,7 @@
 
 import { deserialize, serialize } from "node:v8";
 import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
+import { isThenable } from "../thenable.ts";
 
 /**
  * One part of a Deno KV key. A subset of `Deno.KvKeyPart` and of `@deno/kv`'s
@@ -236,7 +237,7 @@ export function denoKvStorage<Value = unknown>(
   let resolved: KvLike | undefined;
   let opening: Promise<KvLike> | undefined;
   const owned = kv === undefined;
-  if (kv !== undefined && !isPromiseLike(kv)) resolved = retryingWhenBusy(kv);
+  if (kv !== undefined && !isThenable(kv)) resolved = retryingWhenBusy(kv);
   const database = (): KvLike | Promise<KvLike> => {
     if (resolved) return resolved;
     return opening ??= Promise.resolve(kv ?? openDefaultKv()).then(
@@ -593,12 +594,6 @@ function openDefaultKv(): Promise<KvLike> {
     );
   }
   return deno.openKv();
-}
-
-function isPromiseLike(
-  value: KvLike | Promise<KvLike>,
-): value is Promise<KvLike> {
-  return typeof (value as Partial<Promise<KvLike>>).then === "function";
 }
 
 /** A plain object with the manifest marker; a session value like that is stored chunked, so a head like that is always a manifest. */
