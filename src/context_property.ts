@@ -30,10 +30,22 @@ export interface SessionSlot {
   readonly context: object;
   read(): unknown;
   write(value: unknown): void;
+  /**
+   * What stands in once the update is over: a light slot that refuses with
+   * the reason, holding neither the session nor its snapshot.
+   */
+  finished(): SessionSlot;
 }
 
 /** Contexts in flight, per property name. */
 type Table = Map<object, SessionSlot>;
+
+/** What is shared per property name: the table, and finished slots that had no room on their update. */
+interface Shared {
+  table: Table;
+  /** Rare: an update object handled by several contexts, or one that cannot be written. */
+  overflow: WeakMap<object, SessionSlot>;
+}
 
 /**
  * Every key below is shared through `Symbol.for` (and the tables through
@@ -44,9 +56,10 @@ type Table = Map<object, SessionSlot>;
  */
 const PROTOCOL = "@gramio/session@1";
 const ACCESSOR_MARK = Symbol.for(`${PROTOCOL}:accessor`);
-const tables: Map<string, Table> = ((globalThis as Record<symbol, Map<string, Table> | undefined>)[
-  Symbol.for(`${PROTOCOL}:contexts`)
-] ??= new Map());
+const shared: Map<string, Shared> =
+  ((globalThis as Record<symbol, Map<string, Shared> | undefined>)[
+    Symbol.for(`${PROTOCOL}:contexts`)
+  ] ??= new Map());
 
 /** Prototypes of GramIO's context classes: the only ones that get the accessor. */
 const gramioPrototypes = new Set<object>(
@@ -57,6 +70,7 @@ const gramioPrototypes = new Set<object>(
 export class ContextProperty {
   readonly #name: string;
   readonly #table: Table;
+  readonly #overflow: WeakMap<object, SessionSlot>;
   readonly #finished: symbol;
   readonly #accessor: PropertyDescriptor;
   /** Prototypes that carry the accessor: each is checked once, not on every update. */
@@ -66,11 +80,12 @@ export class ContextProperty {
 
   constructor(name: string) {
     this.#name = name;
-    let table = tables.get(name);
-    if (!table) tables.set(name, table = new Map());
-    this.#table = table;
+    let state = shared.get(name);
+    if (!state) shared.set(name, state = { table: new Map(), overflow: new WeakMap() });
+    this.#table = state.table;
+    this.#overflow = state.overflow;
     this.#finished = Symbol.for(`${PROTOCOL}:finished:${name}`);
-    this.#accessor = accessor(name, table, this.#finished);
+    this.#accessor = accessor(name, state, this.#finished);
   }
 
   /**
@@ -91,6 +106,9 @@ export class ContextProperty {
    * derive, a decorate or another plugin) or another session bound it.
    */
   bind(ctx: object, slot: SessionSlot): boolean {
+    if (this.#table.has(ctx) || (Object.hasOwn(ctx, this.#name) && !this.#ownIsOurs(ctx))) {
+      return false;
+    }
     const prototype = Object.getPrototypeOf(ctx) as object | null;
     if (prototype !== this.#last) {
       if (!prototype || !this.#onPrototype.has(prototype)) {
@@ -98,25 +116,39 @@ export class ContextProperty {
       }
       this.#last = prototype!;
     }
-    if (Object.hasOwn(ctx, this.#name) || this.#table.has(ctx)) return false;
     this.#table.set(ctx, slot);
     return true;
   }
 
   /**
-   * The update is over. The slot is noted on the raw update, so that later
-   * use of the property (work a handler did not await) is refused with a
-   * reason rather than read as if no plugin were there.
+   * The update is over. Its finished slot is noted on the raw update (no
+   * write to the context, which is what costs), so that later use of the
+   * property (work a handler did not await) is refused with the reason.
    */
   unbind(ctx: object, slot: SessionSlot): void {
     this.#table.delete(ctx);
+    const finished = slot.finished();
     const update = (ctx as { update?: unknown }).update;
-    if (typeof update !== "object" || update === null) return;
-    try {
-      (update as Record<symbol, SessionSlot>)[this.#finished] = slot;
-    } catch {
-      // A frozen update: later use reads as unbound, nothing worse.
+    if (typeof update === "object" && update !== null) {
+      const notes = update as Record<symbol, SessionSlot | undefined>;
+      const earlier = notes[this.#finished];
+      // The same update object handled again (another bot, a test): keep the earlier note.
+      if (earlier !== undefined && earlier.context !== ctx) {
+        this.#overflow.set(earlier.context, earlier);
+      }
+      try {
+        notes[this.#finished] = finished;
+        return;
+      } catch {
+        // A frozen or sealed update.
+      }
     }
+    this.#overflow.set(ctx, finished);
+  }
+
+  #ownIsOurs(ctx: object): boolean {
+    const own = Object.getOwnPropertyDescriptor(ctx, this.#name);
+    return own !== undefined && isOurs(own);
   }
 
   /**
@@ -134,8 +166,8 @@ export class ContextProperty {
 
   /** Not a GramIO context: the accessor goes on the context itself. */
   #bindOnInstance(ctx: object, slot: SessionSlot): boolean {
-    if (Object.hasOwn(ctx, this.#name) || this.takenOn(Object.getPrototypeOf(ctx))) return false;
-    Object.defineProperty(ctx, this.#name, this.#accessor);
+    if (this.takenOn(Object.getPrototypeOf(ctx))) return false;
+    if (!Object.hasOwn(ctx, this.#name)) Object.defineProperty(ctx, this.#name, this.#accessor);
     this.#table.set(ctx, slot);
     return true;
   }
@@ -148,16 +180,18 @@ function isGramioContext(prototype: object | null): prototype is object {
   return false;
 }
 
-function accessor(name: string, table: Table, finished: symbol): PropertyDescriptor {
+function accessor(name: string, { table, overflow }: Shared, finished: symbol): PropertyDescriptor {
   /** The slot of a context in flight, or of one whose update is over. */
   const slotOf = (ctx: object): SessionSlot | undefined => {
     const slot = table.get(ctx);
     if (slot !== undefined) return slot;
     const update = (ctx as { update?: unknown }).update;
-    if (typeof update !== "object" || update === null) return undefined;
-    const note = (update as Record<symbol, SessionSlot | undefined>)[finished];
-    // The same update object may have reached another context (another bot).
-    return note?.context === ctx ? note : undefined;
+    if (typeof update === "object" && update !== null) {
+      const note = (update as Record<symbol, SessionSlot | undefined>)[finished];
+      // The same update object may have reached another context (another bot).
+      if (note?.context === ctx) return note;
+    }
+    return overflow.get(ctx);
   };
   const get = function (this: object): unknown {
     return slotOf(this)?.read();

@@ -11,7 +11,7 @@ import { log } from "./log.ts";
 import { perUser, type SessionContext } from "./keys.ts";
 import { createRuntime, type SessionOptions, type SessionValue } from "./options.ts";
 import { ContextProperty, type SessionSlot } from "./context_property.ts";
-import { SessionState } from "./session_state.ts";
+import { handledRejection, SessionState } from "./session_state.ts";
 import { isThenable } from "./thenable.ts";
 import { runInUpdate } from "./update_scope.ts";
 
@@ -97,7 +97,7 @@ export function session<
           updateTypeOf(ctx),
         );
       }
-      const refusal = noSession(property, ctx);
+      const refusal = noSession(property, ctx, runtime.lazy);
       bind(ctx, refusal);
       try {
         return await next();
@@ -158,10 +158,16 @@ function normalizeKey(key: unknown): string | undefined {
   return undefined;
 }
 
-/** Refuses a key that GramIO contexts already use (`chat`, `from`, `send`...). */
+/**
+ * Fields GramIO 0.10 sets on every context instance (so no prototype shows
+ * them): `Context` has the first four, each update's context `payload`.
+ */
+const GRAMIO_INSTANCE_FIELDS = new Set(["bot", "update", "updateId", "updateType", "payload"]);
+
+/** Refuses a key that GramIO contexts already use (`chat`, `from`, `send`, `update`...). */
 function assertFreeProperty(contextProperty: ContextProperty, property: string): void {
   for (const Context of Object.values(contextsMappings)) {
-    if (contextProperty.takenOn(Context.prototype)) {
+    if (GRAMIO_INSTANCE_FIELDS.has(property) || contextProperty.takenOn(Context.prototype)) {
       throw new TypeError(
         `session({ key: "${property}" }): "${property}" is already a property of GramIO's ${Context.name}; ` +
           `the session would hide it. Pick another key, e.g. "session" or "${property}Session".`,
@@ -170,18 +176,31 @@ function assertFreeProperty(contextProperty: ContextProperty, property: string):
   }
 }
 
-/** The property of an update that has no session key: any use explains why. */
-function noSession(property: string, ctx: SessionContext): SessionSlot {
-  const fail = (): never => {
-    throw new SessionError(
+/**
+ * The property of an update that has no session key: any use explains why
+ * (in lazy mode reading gives a rejected Promise, as the type promises).
+ */
+function noSession(property: string, ctx: SessionContext, lazy: boolean): SessionSlot {
+  const refusal = (): SessionError =>
+    new SessionError(
       `ctx.${property} is not available for this ${
         updateTypeOf(ctx)
       } update: getSessionKey returned no key ` +
         "(by default the key is the sender's id, and channel posts and some other updates have no sender). " +
         `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`,
     );
+  const slot: SessionSlot = {
+    context: ctx,
+    read: () => {
+      if (lazy) return handledRejection(refusal());
+      throw refusal();
+    },
+    write: () => {
+      throw refusal();
+    },
+    finished: () => slot,
   };
-  return { context: ctx, read: fail, write: fail };
+  return slot;
 }
 
 function updateTypeOf(ctx: object): string {

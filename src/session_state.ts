@@ -112,33 +112,45 @@ export class SessionState implements SessionSlot {
 
   /** What `ctx[key]` reads: the session, or in lazy mode a Promise of it. */
   read(): unknown {
-    const { lazy } = this.#runtime;
+    const { lazy, property } = this.#runtime;
     if (this.#closed) {
       // Work a handler did not await: nothing it reads or changes can be saved.
       // A lazy session never loaded gets load()'s own explanation.
-      if (!lazy) throw this.#usedAfterUpdate();
-      return this.#loading ? Promise.reject(this.#usedAfterUpdate()) : this.load();
+      if (!lazy) throw usedAfterUpdate(property, this.#key);
+      return this.#loading ? handledRejection(usedAfterUpdate(property, this.#key)) : this.load();
     }
     return lazy ? this.load() : this.data;
   }
 
   /** What assigning `ctx[key]` does: replaces the session (not in lazy mode). */
   write(value: unknown): void {
-    if (this.#closed) throw this.#usedAfterUpdate();
-    if (this.#runtime.lazy) {
+    const { lazy, property } = this.#runtime;
+    if (this.#closed) throw usedAfterUpdate(property, this.#key);
+    if (lazy) {
       throw new TypeError(
-        `ctx.${this.#runtime.property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
+        `ctx.${property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
       );
     }
     this.replace(value);
   }
 
-  #usedAfterUpdate(): SessionError {
-    return new SessionError(
-      `ctx.${this.#runtime.property} was used after its update had finished (a handler started work it did ` +
-        "not await): nothing read or changed then could be saved. Await that work in the handler.",
-      this.#key,
-    );
+  /** The stand-in once the update is over: refuses with the reason and holds no session data. */
+  finished(): SessionSlot {
+    const { lazy, property } = this.#runtime;
+    const key = this.#key;
+    const slot: SessionSlot = {
+      context: this.context,
+      read: () => {
+        const error = usedAfterUpdate(property, key);
+        if (lazy) return handledRejection(error);
+        throw error;
+      },
+      write: () => {
+        throw usedAfterUpdate(property, key);
+      },
+      finished: () => slot,
+    };
+    return slot;
   }
 
   /** Loads the session once; every call returns the same promise. */
@@ -586,6 +598,24 @@ export class SessionState implements SessionSlot {
     if (typeof data !== "object" || data === null) return await this.#initial();
     return data;
   }
+}
+
+function usedAfterUpdate(property: string, key: string): SessionError {
+  return new SessionError(
+    `ctx.${property} was used after its update had finished (a handler started work it did not await): ` +
+      "nothing read or changed then could be saved. Await that work in the handler.",
+    key,
+  );
+}
+
+/**
+ * A rejected promise that does not crash the process if nobody awaits it:
+ * merely reading a lazy `ctx[key]` must not be fatal; awaiting it still throws.
+ */
+export function handledRejection(error: unknown): Promise<never> {
+  const rejection = Promise.reject(error);
+  rejection.catch(() => {});
+  return rejection;
 }
 
 function storageName(storage: Storage): string {

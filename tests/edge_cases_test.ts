@@ -284,6 +284,40 @@ Deno.test("a lazy session read after its update ended is a rejected Promise, not
   );
 });
 
+Deno.test("late use is still refused when the update object is handled again or frozen", async () => {
+  const storage = inMemoryStorage();
+  const contexts: { session: { n: number } }[] = [];
+  const withSession = () =>
+    testBot()
+      .extend(session({ storage, initial: () => ({ n: 0 }) }))
+      .on("message", (context) => void contexts.push(context));
+  const shared = updates.message(15);
+  await withSession().updates.handleUpdate(shared);
+  await withSession().updates.handleUpdate(shared); // the same object, another bot
+  await withSession().updates.handleUpdate(Object.freeze(updates.message(15)));
+  assert.equal(contexts.length, 3);
+  for (const context of contexts) {
+    assert.throws(() => context.session.n++, /after its update/);
+    assert.throws(() => void (context.session = { n: 99 }), /after its update/);
+  }
+  assert.equal(await storage.has("15"), false);
+});
+
+Deno.test("reading a lazy session late without awaiting it does not crash the process", async () => {
+  let late: Promise<void> | undefined;
+  const bot = testBot()
+    .extend(session({ storage: inMemoryStorage(), lazy: true, initial: () => ({ n: 0 }) }))
+    .on("message", (context) => {
+      late = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
+        void context.session; // a rejected Promise nobody awaits
+      });
+    });
+  await bot.updates.handleUpdate(updates.message(16));
+  await late;
+  // An unhandled rejection would fail this test (Deno reports it).
+  await new Promise((resolve) => setTimeout(resolve, 0));
+});
+
 Deno.test("session data with a field named like the envelope mark is still data", async () => {
   const storage = inMemoryStorage();
   const data = { [ENVELOPE_MARK]: 1, note: "mine" };

@@ -244,6 +244,19 @@ Deno.test("no key: zero storage calls, handlers run, touching the session throws
   assert.equal(map.map.size, 0, "no shared 'undefined' session");
 });
 
+Deno.test("no key in lazy mode: ctx.session is a rejected Promise, as its type says", async () => {
+  let value: unknown;
+  const bot = testBot()
+    .extend(session({ storage: inMemoryStorage(), lazy: true, initial: counter }))
+    .use((ctx, next) => {
+      value = ctx.session;
+      return next();
+    });
+  await bot.updates.handleUpdate(updates.channelPost(-1003));
+  assert.ok(value instanceof Promise);
+  await assert.rejects(value, /getSessionKey returned no key/);
+});
+
 Deno.test("custom getSessionKey returning undefined gives no session", async () => {
   const storage = countingStorage(inMemoryStorage());
   const bot = testBot()
@@ -301,7 +314,8 @@ Deno.test("two sessions resolving to one storage record are refused, not silentl
 });
 
 Deno.test("a key that collides with a GramIO context property is refused", () => {
-  for (const key of ["chat", "from", "text", "send", "senderId"]) {
+  // Getters of GramIO's context classes, and fields it sets on each instance.
+  for (const key of ["chat", "from", "text", "send", "senderId", "update", "payload", "bot"]) {
     assert.throws(
       () => session({ key, storage: inMemoryStorage() }),
       /already a property/,
