@@ -136,21 +136,7 @@ export class SessionState implements SessionSlot {
 
   /** The stand-in once the update is over: refuses with the reason and holds no session data. */
   finished(): SessionSlot {
-    const { lazy, property } = this.#runtime;
-    const key = this.#key;
-    const slot: SessionSlot = {
-      context: this.context,
-      read: () => {
-        const error = usedAfterUpdate(property, key);
-        if (lazy) return handledRejection(error);
-        throw error;
-      },
-      write: () => {
-        throw usedAfterUpdate(property, key);
-      },
-      finished: () => slot,
-    };
-    return slot;
+    return new FinishedSession(this.context, this.#runtime.property, this.#key, this.#runtime.lazy);
   }
 
   /** Loads the session once; every call returns the same promise. */
@@ -597,6 +583,30 @@ export class SessionState implements SessionSlot {
     const data = this.#runtime.migrate?.(record, this.#key).data ?? record.data;
     if (typeof data !== "object" || data === null) return await this.#initial();
     return data;
+  }
+}
+
+/** A session whose update is over: one small object per update, no closures. */
+class FinishedSession implements SessionSlot {
+  constructor(
+    readonly context: object,
+    private readonly property: string,
+    private readonly key: string,
+    private readonly lazy: boolean,
+  ) {}
+
+  read(): unknown {
+    const error = usedAfterUpdate(this.property, this.key);
+    if (this.lazy) return handledRejection(error);
+    throw error;
+  }
+
+  write(): void {
+    throw usedAfterUpdate(this.property, this.key);
+  }
+
+  finished(): SessionSlot {
+    return this;
   }
 }
 
