@@ -17,7 +17,7 @@
  * Targets are printed as PASS/FAIL lines; "noise" for the lazy target is the
  * p25-p75 spread of the repeated GramIO floor rounds.
  *
- * In-memory variants run in BENCH_REPLICAS workers each (default 2), and a
+ * In-memory variants run in BENCH_REPLICAS workers each (default 3), and a
  * round's sample is their mean: each worker's JIT and heap settle a little
  * differently and stay so for the whole run, which one worker per variant
  * would mistake for a difference between variants.
@@ -49,7 +49,7 @@ import type { Reply, Request } from "./worker.ts";
 const ROUNDS = envInt("BENCH_ROUNDS", 120);
 const MEM_UPDATES = envInt("BENCH_MEM_UPDATES", 1_000);
 const KV_UPDATES = envInt("BENCH_KV_UPDATES", 250);
-const REPLICAS = envInt("BENCH_REPLICAS", 2);
+const REPLICAS = envInt("BENCH_REPLICAS", 3);
 const KV_BATCH = Math.min(envInt("BENCH_KV_BATCH", 100), USERS);
 const KV_BATCH_ROUNDS = envInt("BENCH_KV_BATCH_ROUNDS", 40);
 const KV_IDS = ["kv-eager", "kv-raw-gramio", "kv-raw"] as const;

@@ -30,7 +30,7 @@ export function takeSnapshot(data: object): Snapshot {
   const keys = Object.keys(data);
   const prints = new Array<unknown>(keys.length);
   const record = data as Record<string, unknown>;
-  for (let i = 0; i < keys.length; i++) prints[i] = new Copier().copy(record[keys[i]]);
+  for (let i = 0; i < keys.length; i++) prints[i] = printOf(record[keys[i]]);
   return { keys, prints };
 }
 
@@ -41,7 +41,7 @@ export function hasChanged(base: Snapshot, data: object): boolean {
   const record = data as Record<string, unknown>;
   for (let i = 0; i < keys.length; i++) {
     if (keys[i] !== base.keys[i]) return true;
-    if (!new Comparer().equal(record[keys[i]], base.prints[i])) return true;
+    if (!matches(record[keys[i]], base.prints[i])) return true;
   }
   return false;
 }
@@ -55,13 +55,40 @@ export function changedFields(from: Snapshot, to: Snapshot): Set<string> {
   }
   for (let i = 0; i < to.keys.length; i++) {
     const key = to.keys[i];
-    if (!before.has(key) || !new Comparer().equal(to.prints[i], before.get(key))) {
+    if (!before.has(key) || !matches(to.prints[i], before.get(key))) {
       changed.add(key);
     }
     before.delete(key);
   }
   for (const key of before.keys()) changed.add(key);
   return changed;
+}
+
+/** A field's print. Primitives (most fields) need no Copier and allocate nothing. */
+function printOf(value: unknown): unknown {
+  return typeof value === "object" && value !== null
+    ? new Copier().copy(value)
+    : primitivePrint(value);
+}
+
+/** Whether a field still matches its print. */
+function matches(value: unknown, print: unknown): boolean {
+  return typeof value === "object" && value !== null
+    ? new Comparer().equal(value, print)
+    : primitiveMatches(value, print);
+}
+
+function primitivePrint(value: unknown): unknown {
+  return typeof value === "function" || typeof value === "symbol"
+    ? new Opaque(opaqueText(value))
+    : value;
+}
+
+function primitiveMatches(value: unknown, print: unknown): boolean {
+  if (typeof value === "function" || typeof value === "symbol") {
+    return print instanceof Opaque && print.text === opaqueText(value);
+  }
+  return Object.is(value, print);
 }
 
 /** A function or symbol in a snapshot: stands for its text, so that replacing one is seen. */
@@ -97,11 +124,7 @@ class Copier {
   readonly #copies = new Visits<unknown>();
 
   copy(value: unknown): unknown {
-    if (typeof value !== "object" || value === null) {
-      return typeof value === "function" || typeof value === "symbol"
-        ? new Opaque(opaqueText(value))
-        : value;
-    }
+    if (typeof value !== "object" || value === null) return primitivePrint(value);
     const known = this.#copies.get(value);
     if (known !== undefined) return known;
 
@@ -151,12 +174,7 @@ class Comparer {
   readonly #taken = new Visits<true>();
 
   equal(value: unknown, copy: unknown): boolean {
-    if (typeof value !== "object" || value === null) {
-      if (typeof value === "function" || typeof value === "symbol") {
-        return copy instanceof Opaque && copy.text === opaqueText(value);
-      }
-      return Object.is(value, copy);
-    }
+    if (typeof value !== "object" || value === null) return primitiveMatches(value, copy);
     if (typeof copy !== "object" || copy === null) return false;
     // Shared references and cycles: the value's graph must have the copy's shape.
     const matched = this.#pairs.get(value);
