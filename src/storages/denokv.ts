@@ -158,6 +158,11 @@ const GET_MANY_LIMIT = 10;
 const READ_ATTEMPTS = 5;
 /** Key part between the prefix and the session key of chunk entries. */
 const CHUNKS_PART = 0;
+/**
+ * Ends the version of a chunked session (after the head's versionstamp), so
+ * that a write knows to replace or delete its chunks.
+ */
+const CHUNKED_MARK = "+chunks";
 /** Own property that marks a head as the manifest of a chunked session. */
 const MANIFEST = "__gramio_session_chunks__";
 
@@ -281,24 +286,33 @@ export function denoKvStorage<Value = unknown>(
   ): Promise<boolean> => {
     const db = resolved ?? await database();
     const expire = expireOptions(setOptions?.ttl);
+    // Versions from a chunked head carry a mark: their chunks must go.
+    const chunked = version?.endsWith(CHUNKED_MARK) === true;
+    if (chunked) version = version!.slice(0, -CHUNKED_MARK.length);
     if (!isManifestLike(value)) {
       // Hot path: the value as is, on the condition that no chunks exist (a
       // check costs less than deleting every possible chunk on each save).
-      const op = db.atomic();
-      if (version !== undefined) {
+      // Over a chunked session, the chunks are deleted in the same commit.
+      const op = chunked ? undefined : db.atomic();
+      if (op && version !== undefined) {
         op.check({ key: headKey(key), versionstamp: version });
       }
-      op.check({ key: chunkKey(key, 0), versionstamp: null });
-      op.set(headKey(key), value, expire);
+      // A plain head never has chunks, so checking that it is still the one
+      // read proves there are none. Otherwise (no head read, or none there:
+      // an expired head may leave chunks behind) check the first chunk.
+      if (op && !version) op.check({ key: chunkKey(key, 0), versionstamp: null });
+      op?.set(headKey(key), value, expire);
       let result: { ok: boolean } | undefined;
       try {
-        result = await op.commit();
+        result = op ? await op.commit() : await commit(db, key, value, [], version, expire);
+        if (op && !result.ok) {
+          // A conflict, or chunks of an earlier large value to delete in the same commit.
+          result = await commit(db, key, value, [], version, expire);
+        }
       } catch (error) {
         if (!isValueTooLarge(error)) throw error;
       }
-      if (result?.ok) return true;
-      // A conflict, or chunks of an earlier large value to delete in the same commit.
-      if (result) return (await commit(db, key, value, [], version, expire)).ok;
+      if (result) return result.ok;
     }
     // Too large for one value, or looks like a manifest: chunks of its
     // serialization, which stays unambiguous.
@@ -407,7 +421,7 @@ export function denoKvStorage<Value = unknown>(
       if (bytes) {
         return {
           value: deserialize(bytes) as Value,
-          version: head.versionstamp,
+          version: head.versionstamp + CHUNKED_MARK,
         };
       }
       if (options.consistency === "strong" && stable === head.versionstamp) {
@@ -415,7 +429,7 @@ export function denoKvStorage<Value = unknown>(
         // write happened in between, the chunks are gone. KV drops expired
         // entries one by one, so an expiring session may lose chunks first.
         if (manifest.expires) {
-          return { value: undefined, version: head.versionstamp };
+          return { value: undefined, version: head.versionstamp + CHUNKED_MARK };
         }
         const where = formatKey([...chunkRoot, key]);
         throw new Error(

@@ -1,7 +1,8 @@
 /**
  * A pass-through wrapper around a real KV database, for tests: it records the
- * options of every atomic `set` and can run a hook before `getMany` (to inject
- * a concurrent write between the reads of a head and of its chunks).
+ * options of every atomic `set` and the keys of every `check`, and can run a
+ * hook before `getMany` (to inject a concurrent write between the reads of a
+ * head and of its chunks).
  *
  * @module
  */
@@ -18,6 +19,8 @@ export interface RecordedSet {
 export interface KvSpy {
   kv: KvLike;
   sets: RecordedSet[];
+  /** The keys of every atomic `check`, in order. */
+  checks: (readonly KvKeyPart[])[];
   getManyCalls: number;
 }
 
@@ -28,6 +31,7 @@ export function spyKv(
 ): KvSpy {
   const spy: KvSpy = {
     sets: [],
+    checks: [],
     getManyCalls: 0,
     kv: {
       get: (key, options) => kv.get(key, options),
@@ -40,6 +44,7 @@ export function spyKv(
         const op = kv.atomic();
         const wrapped: ReturnType<KvLike["atomic"]> = {
           check(...checks) {
+            for (const check of checks) spy.checks.push(check.key);
             op.check(...checks);
             return wrapped;
           },
