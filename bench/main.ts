@@ -17,7 +17,7 @@
  * Targets are printed as PASS/FAIL lines; "noise" for the lazy target is the
  * p25-p75 spread of the repeated GramIO floor rounds.
  *
- * In-memory variants run in BENCH_REPLICAS workers each (default 3), and a
+ * In-memory variants run in BENCH_REPLICAS workers each (default 4), and a
  * round's sample is their mean: each worker's JIT and heap settle a little
  * differently and stay so for the whole run, which one worker per variant
  * would mistake for a difference between variants.
@@ -27,7 +27,7 @@
  * BENCH_KV_BATCH (default 100) concurrent updates of different users, in
  * BENCH_KV_BATCH_ROUNDS (default 40) shuffled rounds.
  *
- * Environment knobs: BENCH_ROUNDS (default 120), BENCH_MEM_UPDATES (updates
+ * Environment knobs: BENCH_ROUNDS (default 100), BENCH_MEM_UPDATES (updates
  * per in-memory variant per round, default 1000), BENCH_KV_UPDATES (per KV
  * variant per round, default 250), BENCH_REPLICAS, BENCH_KV_BATCH,
  * BENCH_KV_BATCH_ROUNDS, BENCH_HOT_PATH=0 to skip the breakdown.
@@ -46,10 +46,10 @@ import { batch, USERS } from "./updates.ts";
 import { createVariant, VARIANT_IDS, type VariantId } from "./variants.ts";
 import type { Reply, Request } from "./worker.ts";
 
-const ROUNDS = envInt("BENCH_ROUNDS", 120);
+const ROUNDS = envInt("BENCH_ROUNDS", 100);
 const MEM_UPDATES = envInt("BENCH_MEM_UPDATES", 1_000);
 const KV_UPDATES = envInt("BENCH_KV_UPDATES", 250);
-const REPLICAS = envInt("BENCH_REPLICAS", 3);
+const REPLICAS = envInt("BENCH_REPLICAS", 4);
 const KV_BATCH = Math.min(envInt("BENCH_KV_BATCH", 100), USERS);
 const KV_BATCH_ROUNDS = envInt("BENCH_KV_BATCH_ROUNDS", 40);
 const KV_IDS = ["kv-eager", "kv-raw-gramio", "kv-raw"] as const;
