@@ -74,8 +74,7 @@ export function perUser(ctx: SessionContext): string | undefined {
 
 /** `ctx.payload[name].id` of the raw Telegram object, when it is a number. */
 function rawId(ctx: SessionContext, name: "from" | "chat"): string | undefined {
-  const payload = (ctx as { payload?: Record<string, { id?: unknown } | undefined> }).payload;
-  const value = payload?.[name]?.id;
+  const value = field(field(field(ctx, "payload"), name), "id");
   return typeof value === "number" ? String(value) : undefined;
 }
 

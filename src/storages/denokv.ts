@@ -129,9 +129,15 @@ export interface DenoKvStorage<Value = unknown>
   has(key: string): Promise<boolean>;
   /** Removes the session and its chunks in one atomic commit. */
   delete(key: string): Promise<void>;
-  /** Reads the session with its versionstamp. */
+  /**
+   * Reads the session with its version: the head's versionstamp, with a mark
+   * for plain sessions (treat it as opaque).
+   */
   getVersioned(key: string): Promise<VersionedValue<Value>>;
-  /** Writes only if the head's versionstamp is still `version` (`atomic().check()`). */
+  /**
+   * Writes only if the head is still at `version` (`atomic().check()`): a
+   * version from getVersioned, or a bare versionstamp of the head.
+   */
   setIfVersion(
     key: string,
     value: Value,
@@ -159,10 +165,12 @@ const READ_ATTEMPTS = 5;
 /** Key part between the prefix and the session key of chunk entries. */
 const CHUNKS_PART = 0;
 /**
- * Ends the version of a chunked session (after the head's versionstamp), so
- * that a write knows to replace or delete its chunks.
+ * Ends the version of a plain (unchunked) session, after the head's
+ * versionstamp: a save on such a version needs no check for chunks. Any other
+ * version (a chunked session's, or a bare versionstamp from elsewhere) takes
+ * the cautious path that removes chunks left behind.
  */
-const CHUNKED_MARK = "+chunks";
+const PLAIN_MARK = "+plain";
 /** Own property that marks a head as the manifest of a chunked session. */
 const MANIFEST = "__gramio_session_chunks__";
 
@@ -286,33 +294,29 @@ export function denoKvStorage<Value = unknown>(
   ): Promise<boolean> => {
     const db = resolved ?? await database();
     const expire = expireOptions(setOptions?.ttl);
-    // Versions from a chunked head carry a mark: their chunks must go.
-    const chunked = version?.endsWith(CHUNKED_MARK) === true;
-    if (chunked) version = version!.slice(0, -CHUNKED_MARK.length);
+    const plain = version?.endsWith(PLAIN_MARK) === true;
+    if (plain) version = version!.slice(0, -PLAIN_MARK.length);
     if (!isManifestLike(value)) {
       // Hot path: the value as is, on the condition that no chunks exist (a
       // check costs less than deleting every possible chunk on each save).
-      // Over a chunked session, the chunks are deleted in the same commit.
-      const op = chunked ? undefined : db.atomic();
-      if (op && version !== undefined) {
+      const op = db.atomic();
+      if (version !== undefined) {
         op.check({ key: headKey(key), versionstamp: version });
       }
       // A plain head never has chunks, so checking that it is still the one
-      // read proves there are none. Otherwise (no head read, or none there:
-      // an expired head may leave chunks behind) check the first chunk.
-      if (op && !version) op.check({ key: chunkKey(key, 0), versionstamp: null });
-      op?.set(headKey(key), value, expire);
+      // read proves there are none. Otherwise (a chunked head, none read, or
+      // none there: an expired head may leave chunks behind) check the first chunk.
+      if (!plain) op.check({ key: chunkKey(key, 0), versionstamp: null });
+      op.set(headKey(key), value, expire);
       let result: { ok: boolean } | undefined;
       try {
-        result = op ? await op.commit() : await commit(db, key, value, [], version, expire);
-        if (op && !result.ok) {
-          // A conflict, or chunks of an earlier large value to delete in the same commit.
-          result = await commit(db, key, value, [], version, expire);
-        }
+        result = await op.commit();
       } catch (error) {
         if (!isValueTooLarge(error)) throw error;
       }
-      if (result) return result.ok;
+      if (result?.ok) return true;
+      // A conflict, or chunks of an earlier large value to delete in the same commit.
+      if (result) return (await commit(db, key, value, [], version, expire)).ok;
     }
     // Too large for one value, or looks like a manifest: chunks of its
     // serialization, which stays unambiguous.
@@ -408,7 +412,7 @@ export function denoKvStorage<Value = unknown>(
         return { value: undefined, version: null };
       }
       if (!isManifestLike(head.value)) {
-        return { value: head.value as Value, version: head.versionstamp };
+        return { value: head.value as Value, version: head.versionstamp + PLAIN_MARK };
       }
       const manifest = validManifest(key, head.value);
       const bytes = await readChunks(
@@ -421,7 +425,7 @@ export function denoKvStorage<Value = unknown>(
       if (bytes) {
         return {
           value: deserialize(bytes) as Value,
-          version: head.versionstamp + CHUNKED_MARK,
+          version: head.versionstamp,
         };
       }
       if (options.consistency === "strong" && stable === head.versionstamp) {
@@ -429,7 +433,7 @@ export function denoKvStorage<Value = unknown>(
         // write happened in between, the chunks are gone. KV drops expired
         // entries one by one, so an expiring session may lose chunks first.
         if (manifest.expires) {
-          return { value: undefined, version: head.versionstamp + CHUNKED_MARK };
+          return { value: undefined, version: head.versionstamp };
         }
         const where = formatKey([...chunkRoot, key]);
         throw new Error(
