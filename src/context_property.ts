@@ -37,6 +37,41 @@ export interface SessionSlot {
   finished(): SessionSlot;
 }
 
+/**
+ * A slot that refuses every use with one error: reading throws it (in lazy
+ * mode, returns a Promise rejected with it, as the property's type promises),
+ * assigning throws it.
+ */
+export abstract class RefusingSlot implements SessionSlot {
+  constructor(readonly context: object, private readonly lazy: boolean) {}
+
+  /** The error every use gets. */
+  protected abstract refusal(): Error;
+
+  read(): unknown {
+    if (this.lazy) return handledRejection(this.refusal());
+    throw this.refusal();
+  }
+
+  write(): void {
+    throw this.refusal();
+  }
+
+  finished(): SessionSlot {
+    return this;
+  }
+}
+
+/**
+ * A rejected promise that does not crash the process if nobody awaits it:
+ * merely reading a lazy `ctx[key]` must not be fatal; awaiting it still throws.
+ */
+export function handledRejection(error: unknown): Promise<never> {
+  const rejection = Promise.reject(error);
+  rejection.catch(() => {});
+  return rejection;
+}
+
 /** Contexts in flight, per property name. */
 type Table = Map<object, SessionSlot>;
 

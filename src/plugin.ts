@@ -10,8 +10,8 @@ import { SessionError } from "./errors.ts";
 import { log } from "./log.ts";
 import { perUser, type SessionContext } from "./keys.ts";
 import { createRuntime, type SessionOptions, type SessionValue } from "./options.ts";
-import { ContextProperty, type SessionSlot } from "./context_property.ts";
-import { handledRejection, SessionState } from "./session_state.ts";
+import { ContextProperty, RefusingSlot, type SessionSlot } from "./context_property.ts";
+import { SessionState } from "./session_state.ts";
 import { isThenable } from "./thenable.ts";
 import { runInUpdate } from "./update_scope.ts";
 
@@ -97,7 +97,7 @@ export function session<
           updateTypeOf(ctx),
         );
       }
-      const refusal = noSession(property, ctx, runtime.lazy);
+      const refusal = new NoSession(ctx, runtime.lazy, property);
       bind(ctx, refusal);
       try {
         return await next();
@@ -176,31 +176,22 @@ function assertFreeProperty(contextProperty: ContextProperty, property: string):
   }
 }
 
-/**
- * The property of an update that has no session key: any use explains why
- * (in lazy mode reading gives a rejected Promise, as the type promises).
- */
-function noSession(property: string, ctx: SessionContext, lazy: boolean): SessionSlot {
-  const refusal = (): SessionError =>
-    new SessionError(
+/** The property of an update that has no session key: any use explains why. */
+class NoSession extends RefusingSlot {
+  constructor(context: SessionContext, lazy: boolean, private readonly property: string) {
+    super(context, lazy);
+  }
+
+  protected refusal(): SessionError {
+    const { property } = this;
+    return new SessionError(
       `ctx.${property} is not available for this ${
-        updateTypeOf(ctx)
+        updateTypeOf(this.context)
       } update: getSessionKey returned no key ` +
         "(by default the key is the sender's id, and channel posts and some other updates have no sender). " +
         `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`,
     );
-  const slot: SessionSlot = {
-    context: ctx,
-    read: () => {
-      if (lazy) return handledRejection(refusal());
-      throw refusal();
-    },
-    write: () => {
-      throw refusal();
-    },
-    finished: () => slot,
-  };
-  return slot;
+  }
 }
 
 function updateTypeOf(ctx: object): string {

@@ -24,7 +24,7 @@ import {
   type VersionedStorage,
   type VersionedValue,
 } from "./storage.ts";
-import type { SessionSlot } from "./context_property.ts";
+import { RefusingSlot, type SessionSlot } from "./context_property.ts";
 import { isThenable } from "./thenable.ts";
 
 /** What to do when another process saved the session while this update ran. */
@@ -112,23 +112,19 @@ export class SessionState implements SessionSlot {
 
   /** What `ctx[key]` reads: the session, or in lazy mode a Promise of it. */
   read(): unknown {
-    const { lazy, property } = this.#runtime;
-    if (this.#closed) {
-      // Work a handler did not await: nothing it reads or changes can be saved.
-      // A lazy session never loaded gets load()'s own explanation.
-      if (!lazy) throw usedAfterUpdate(property, this.#key);
-      return this.#loading ? handledRejection(usedAfterUpdate(property, this.#key)) : this.load();
-    }
+    const { lazy } = this.#runtime;
+    // Work a handler did not await: nothing it reads or changes can be saved.
+    // A lazy session never loaded gets load()'s own explanation.
+    if (this.#closed && (!lazy || this.#loading)) return this.finished().read();
     return lazy ? this.load() : this.data;
   }
 
   /** What assigning `ctx[key]` does: replaces the session (not in lazy mode). */
   write(value: unknown): void {
-    const { lazy, property } = this.#runtime;
-    if (this.#closed) throw usedAfterUpdate(property, this.#key);
-    if (lazy) {
+    if (this.#closed) return this.finished().write(value);
+    if (this.#runtime.lazy) {
       throw new TypeError(
-        `ctx.${property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
+        `ctx.${this.#runtime.property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
       );
     }
     this.replace(value);
@@ -136,7 +132,7 @@ export class SessionState implements SessionSlot {
 
   /** The stand-in once the update is over: refuses with the reason and holds no session data. */
   finished(): SessionSlot {
-    return new FinishedSession(this.context, this.#runtime.property, this.#key, this.#runtime.lazy);
+    return new FinishedSession(this.context, this.#runtime.lazy, this.#runtime.property, this.#key);
   }
 
   /** Loads the session once; every call returns the same promise. */
@@ -587,45 +583,23 @@ export class SessionState implements SessionSlot {
 }
 
 /** A session whose update is over: one small object per update, no closures. */
-class FinishedSession implements SessionSlot {
+class FinishedSession extends RefusingSlot {
   constructor(
-    readonly context: object,
+    context: object,
+    lazy: boolean,
     private readonly property: string,
     private readonly key: string,
-    private readonly lazy: boolean,
-  ) {}
-
-  read(): unknown {
-    const error = usedAfterUpdate(this.property, this.key);
-    if (this.lazy) return handledRejection(error);
-    throw error;
+  ) {
+    super(context, lazy);
   }
 
-  write(): void {
-    throw usedAfterUpdate(this.property, this.key);
+  protected refusal(): SessionError {
+    return new SessionError(
+      `ctx.${this.property} was used after its update had finished (a handler started work it did not await): ` +
+        "nothing read or changed then could be saved. Await that work in the handler.",
+      this.key,
+    );
   }
-
-  finished(): SessionSlot {
-    return this;
-  }
-}
-
-function usedAfterUpdate(property: string, key: string): SessionError {
-  return new SessionError(
-    `ctx.${property} was used after its update had finished (a handler started work it did not await): ` +
-      "nothing read or changed then could be saved. Await that work in the handler.",
-    key,
-  );
-}
-
-/**
- * A rejected promise that does not crash the process if nobody awaits it:
- * merely reading a lazy `ctx[key]` must not be fatal; awaiting it still throws.
- */
-export function handledRejection(error: unknown): Promise<never> {
-  const rejection = Promise.reject(error);
-  rejection.catch(() => {});
-  return rejection;
 }
 
 function storageName(storage: Storage): string {
