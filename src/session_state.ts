@@ -76,8 +76,13 @@ export class SessionState implements SessionSlot {
   #version: string | null | undefined;
   #mustSave = false;
   #existed = false;
-  /** `$clear()` was called: at commit the record is deleted, or replaced if changed since. */
+  /** `$clear()` was called on a stored session: at commit the record is deleted, or replaced if changed since. */
   #cleared = false;
+  /**
+   * The session as read, kept by the first `$clear()`: another process's save
+   * is judged against it, so a clear never erases that save nor merges it back.
+   */
+  #clearedBase: Snapshot | undefined;
   /** The update is over: a first load now would take a lock nobody releases. */
   #closed = false;
   /** The `migrations` version the stored data was at, kept when this plugin has none. */
@@ -363,12 +368,14 @@ export class SessionState implements SessionSlot {
    * `$clear()`: resets the object in place to `initial()`. The stored record
    * is deleted when the update's handlers succeed (or replaced, if the
    * session changes again before that), so a handler that throws after
-   * `$clear()` leaves storage untouched like any other failed update.
+   * `$clear()` leaves storage untouched like any other failed update. Like a
+   * save, the delete is compare-and-set: see `#clearConflict`.
    */
   async clear(): Promise<void> {
     const data = this.data;
     if (!data) return;
     if (this.#existed) this.#cleared = true;
+    this.#clearedBase ??= this.#base;
     if (log.enabled) this.#log("clear");
     this.#mustSave = false;
     this.#existed = false;
@@ -415,13 +422,47 @@ export class SessionState implements SessionSlot {
     if (log.enabled) this.#log("skip save (unchanged)");
   }
 
-  async #delete(): Promise<void> {
+  /** Deletes the cleared record, unless another process saved it since it was read. */
+  #delete(): void | Promise<void> {
+    const storage = this.#runtime.storage;
+    if (this.#version !== undefined && isVersionedStorage(storage)) {
+      // A storage without a versioned delete: storing initial() (what the
+      // cleared object holds) conditionally erases the data just as safely.
+      if (!storage.deleteIfVersion) return this.#save(this.data!);
+      return this.#deleteIfVersion(storage);
+    }
+    return this.#deleteUnconditionally();
+  }
+
+  async #deleteUnconditionally(): Promise<void> {
+    const start = log.enabled ? performance.now() : 0;
     try {
       await this.#runtime.storage.delete(this.#key);
     } catch (cause) {
       throw new SessionStorageError("delete", this.#key, cause);
     }
-    if (log.enabled) this.#log("clear (record deleted)");
+    this.#deleted(start, 0);
+  }
+
+  async #deleteIfVersion(storage: VersionedStorage): Promise<void> {
+    const start = log.enabled ? performance.now() : 0;
+    try {
+      if (await storage.deleteIfVersion!(this.#key, this.#version!)) return this.#deleted(start, 0);
+      await this.#saveAfterConflicts(this.data!, undefined, start, true);
+    } catch (cause) {
+      if (cause instanceof SessionError) throw cause;
+      throw new SessionStorageError("delete", this.#key, cause);
+    }
+  }
+
+  #deleted(start: number, conflicts: number): void {
+    if (log.enabled) {
+      this.#log(
+        "clear (record deleted) %sms%s",
+        since(start),
+        conflicts ? ` after ${conflicts} conflict(s)` : "",
+      );
+    }
   }
 
   /** The update is over: a session not loaded by now must not be loaded later. */
@@ -509,11 +550,15 @@ export class SessionState implements SessionSlot {
     throw new SessionStorageError("write", this.#key, cause);
   }
 
-  /** The first write found another process's save: merge (or not, per `onConflict`) and retry. */
+  /**
+   * The first write (or, `deleting`, the delete of a cleared session) found
+   * another process's save: merge (or not, per `onConflict`) and retry.
+   */
   async #saveAfterConflicts(
     data: object,
     options: SetOptions | undefined,
     start: number,
+    deleting = false,
   ): Promise<void> {
     // Only versioned storages report a conflict.
     const storage = this.#runtime.storage as VersionedStorage;
@@ -527,9 +572,11 @@ export class SessionState implements SessionSlot {
       if (conflicts > 1) await backoff(conflicts - 1);
       const fresh = await storage.getVersioned(this.#key);
       data = await this.#resolveConflict(data, fresh.value);
-      const pending = storage.setIfVersion(this.#key, this.#encode(data), fresh.version, options);
+      const pending = deleting
+        ? storage.deleteIfVersion!(this.#key, fresh.version)
+        : storage.setIfVersion(this.#key, this.#encode(data), fresh.version, options);
       if (isThenable(pending) ? await pending : pending) {
-        return this.#saved(data, start, conflicts);
+        return deleting ? this.#deleted(start, conflicts) : this.#saved(data, start, conflicts);
       }
     }
     throw new SessionConflictError(
@@ -548,6 +595,7 @@ export class SessionState implements SessionSlot {
     const policy = this.#runtime.onConflict;
     if (policy === "overwrite") return ours;
     if (policy === "error") throw new SessionConflictError(this.#key, []);
+    if (this.#clearedBase) return this.#clearConflict(ours, this.#clearedBase, stored);
     const theirs = await this.#theirData(stored);
     const theirSnapshot = takeSnapshot(theirs);
     const mine = changedFields(this.#base!, takeSnapshot(ours));
@@ -566,18 +614,44 @@ export class SessionState implements SessionSlot {
     return merged;
   }
 
+  /**
+   * A clear is never merged: a field merged back from the other process's
+   * save would bring back what the clear erased (a "/forget_me" that leaves
+   * data behind), and erasing that save would lose it silently. So the clear
+   * (and what was set after it) goes ahead only if the other process changed
+   * nothing this update read, or deleted the session too; otherwise the other
+   * save is kept and `SessionConflictError` names the fields it changed.
+   */
+  #clearConflict(ours: object, read: Snapshot, stored: unknown): object {
+    const theirs = this.#storedData(stored);
+    if (theirs === undefined) return ours;
+    const fields = changedFields(read, takeSnapshot(theirs));
+    if (fields.size === 0) return ours;
+    throw new SessionConflictError(
+      this.#key,
+      [...fields],
+      `$clear() was not applied: the other instance's save was kept, not erased or merged with the cleared session. ` +
+        "Clear it again (e.g. ask the user to repeat the command) to delete it.",
+    );
+  }
+
   /** The other process's session as data: a deleted or expired one is `initial()`. */
   async #theirData(stored: unknown): Promise<object> {
-    if (stored === undefined || stored === null) return await this.#initial();
+    return this.#storedData(stored) ?? await this.#initial();
+  }
+
+  /** A stored value as session data; `undefined` when absent, expired or not an object. */
+  #storedData(stored: unknown): object | undefined {
+    if (stored === undefined || stored === null) return undefined;
     const record = decodeRecord(stored);
     if (
       record.expiresAt !== undefined &&
       record.expiresAt <= this.#runtime.clock()
     ) {
-      return await this.#initial();
+      return undefined;
     }
     const data = this.#runtime.migrate?.(record, this.#key).data ?? record.data;
-    if (typeof data !== "object" || data === null) return await this.#initial();
+    if (typeof data !== "object" || data === null) return undefined;
     return data;
   }
 }

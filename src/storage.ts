@@ -85,6 +85,25 @@ export interface VersionedStorage<Value = unknown> extends Storage<Value> {
     version: string | null,
     options?: SetOptions,
   ): MaybePromise<boolean>;
+  /**
+   * Optional: deletes only if the stored version is still `version` (`null`:
+   * only if nothing is stored). Resolves `false` when it did not delete.
+   * `$clear()` uses it so that a clear never erases another process's save.
+   * Without it, a cleared session is stored as `initial()` with
+   * {@linkcode VersionedStorage.setIfVersion} instead of being deleted.
+   *
+   * @example A versioned delete over a `Map` of `{ value, version }`
+   * ```ts
+   * const map = new Map<string, { value: unknown; version: string }>();
+   * const deleteIfVersion = (key: string, version: string | null): boolean => {
+   *   if ((map.get(key)?.version ?? null) !== version) return false;
+   *   map.delete(key);
+   *   return true;
+   * };
+   * console.log(deleteIfVersion("42", null)); // true: nothing stored, nothing to delete
+   * ```
+   */
+  deleteIfVersion?(key: string, version: string | null): MaybePromise<boolean>;
 }
 
 /**

@@ -26,7 +26,14 @@ export interface SessionStore<Data extends object> {
     key: string,
     change: (session: Session<Data>) => void | Promise<void>,
   ): Promise<Data>;
-  /** Deletes the session under `key`. */
+  /**
+   * Deletes the session under `key`, unconditionally: an explicit admin
+   * action, it also removes a record another bot instance saved a moment ago
+   * (in this process it waits for an update of that key to finish first), and
+   * records that cannot be read. To delete only what was read, as a handler's
+   * `$clear()` does, use `update(key, (s) => s.$clear())`: it reports a
+   * concurrent save from another instance as a `SessionConflictError`.
+   */
   delete(key: string): Promise<void>;
   /** Every stored session key (expired ones until they are cleaned up; `get` skips those). */
   keys(): AsyncIterable<string>;

@@ -130,6 +130,12 @@ export interface DenoKvStorage<Value = unknown>
   /** Removes the session and its chunks in one atomic commit. */
   delete(key: string): Promise<void>;
   /**
+   * Removes the session and its chunks in one atomic commit, only if the head
+   * is still at `version` (`null`: only if there is none). Resolves whether it
+   * deleted.
+   */
+  deleteIfVersion(key: string, version: string | null): Promise<boolean>;
+  /**
    * Reads the session with its version: the head's versionstamp, with a mark
    * for plain sessions (treat it as opaque).
    */
@@ -357,6 +363,21 @@ export function denoKvStorage<Value = unknown>(
     }
   };
 
+  /** Deletes head and chunks in one commit; `version`: `undefined` deletes unconditionally. */
+  const remove = async (key: string, version: string | null | undefined): Promise<boolean> => {
+    const db = resolved ?? await database();
+    const op = db.atomic();
+    if (version !== undefined) {
+      const versionstamp = version?.endsWith(PLAIN_MARK)
+        ? version.slice(0, -PLAIN_MARK.length)
+        : version;
+      op.check({ key: headKey(key), versionstamp });
+    }
+    op.delete(headKey(key));
+    for (let i = 0; i < MAX_CHUNKS; i++) op.delete(chunkKey(key, i));
+    return (await op.commit()).ok;
+  };
+
   /** Chunk bytes if every chunk belongs to the head at `versionstamp`, else `undefined`. */
   const readChunks = async (
     db: KvLike,
@@ -464,11 +485,10 @@ export function denoKvStorage<Value = unknown>(
       return (await db.get(headKey(key), readOptions)).versionstamp !== null;
     },
     async delete(key: string): Promise<void> {
-      const db = resolved ?? await database();
-      const op = db.atomic();
-      op.delete(headKey(key));
-      for (let i = 0; i < MAX_CHUNKS; i++) op.delete(chunkKey(key, i));
-      await op.commit();
+      await remove(key, undefined);
+    },
+    deleteIfVersion(key: string, version: string | null): Promise<boolean> {
+      return remove(key, version);
     },
     getVersioned: read,
     setIfVersion(

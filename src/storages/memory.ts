@@ -9,7 +9,10 @@ import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } fr
  * handler that keeps a reference to its session after the update cannot change
  * what is stored. It supports compare-and-set and listing like Deno KV.
  */
-export interface InMemoryStorage extends VersionedStorage, ListableStorage {}
+export interface InMemoryStorage extends VersionedStorage, ListableStorage {
+  /** Deletes only if the stored version is still `version` (`null`: nothing stored). */
+  deleteIfVersion(key: string, version: string | null): boolean;
+}
 
 interface Entry {
   value: unknown;
@@ -77,6 +80,12 @@ export function inMemoryStorage(
       const current = live(key);
       if ((current ? current.version : null) !== version) return false;
       write(key, value, options);
+      return true;
+    },
+    deleteIfVersion(key, version): boolean {
+      const current = live(key);
+      if ((current ? current.version : null) !== version) return false;
+      entries.delete(key);
       return true;
     },
     async *keys(): AsyncIterable<string> {

@@ -121,6 +121,8 @@ export interface RedisStorage extends VersionedStorage, ListableStorage {
     version: string | null,
     options?: SetOptions,
   ): Promise<boolean>;
+  /** Deletes only if the stored version is still `version` (Lua script); resolves whether it deleted. */
+  deleteIfVersion(key: string, version: string | null): Promise<boolean>;
 }
 
 /*
@@ -135,9 +137,9 @@ export interface RedisStorage extends VersionedStorage, ListableStorage {
 const MARKER = "dv1:";
 const DEFAULT_PREFIX = "gramio-session:";
 
-// KEYS[1]: key. ARGV: expected version ("" = must not exist), stored string,
-// PX milliseconds ("" = no expiry). Returns 1 when written, 0 on conflict.
-const SET_IF_VERSION = `
+// KEYS[1]: key; ARGV[1]: expected version ("" = must not exist). Returns 0
+// unless the stored version is the expected one.
+const CHECK_VERSION = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then
   if ARGV[1] ~= '' then return 0 end
@@ -151,11 +153,22 @@ else
   if not version then version = 'sha1:' .. redis.sha1hex(cur) end
   if version ~= ARGV[1] then return 0 end
 end
+`;
+
+// After CHECK_VERSION. ARGV[2]: stored string, ARGV[3]: PX milliseconds
+// ("" = no expiry). Returns 1 when written.
+const SET_IF_VERSION = CHECK_VERSION + `
 if ARGV[3] == '' then
   redis.call('SET', KEYS[1], ARGV[2])
 else
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
+return 1
+`;
+
+// After CHECK_VERSION. Returns 1 when deleted (or nothing was there, as expected).
+const DELETE_IF_VERSION = CHECK_VERSION + `
+redis.call('DEL', KEYS[1])
 return 1
 `;
 
@@ -248,7 +261,8 @@ function globEscape(literal: string): string {
   return literal.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-let scriptSha: Promise<string> | undefined;
+/** SHA-1 of each Lua script, for EVALSHA. */
+const scriptShas = new Map<string, Promise<string>>();
 
 /**
  * Creates a session storage on a Redis client you own (connect it first when
@@ -260,8 +274,9 @@ let scriptSha: Promise<string> | undefined;
  * functions are refused with a `TypeError` when saving. Plain JSON written by
  * `@gramio/storage-redis` is still read (pass `prefix: ""` for its keys).
  *
- * `setIfVersion` is an atomic Lua compare-and-set, so several bot processes
- * sharing one Redis do not overwrite each other's sessions. `keys()` walks
+ * `setIfVersion` and `deleteIfVersion` are atomic Lua compare-and-set
+ * scripts, so several bot processes sharing one Redis do not overwrite or
+ * delete each other's sessions. `keys()` walks
  * `SCAN MATCH <prefix>*` and yields each key once, without the prefix.
  * Do not also set ioredis' `keyPrefix`: use `prefix` instead.
  *
@@ -308,8 +323,9 @@ export function redisStorage(
   const read = async (key: string): Promise<string | null> =>
     text(await command(["GET", prefix + key]));
 
-  const evalScript = async (args: string[]): Promise<unknown> => {
-    scriptSha ??= sha1(SET_IF_VERSION);
+  const evalScript = async (script: string, args: string[]): Promise<unknown> => {
+    let scriptSha = scriptShas.get(script);
+    if (!scriptSha) scriptShas.set(script, scriptSha = sha1(script));
     try {
       return await command(["EVALSHA", await scriptSha, ...args]);
     } catch (error) {
@@ -317,7 +333,7 @@ export function redisStorage(
         throw error;
       }
       // Not cached on this server yet (restart, SCRIPT FLUSH): EVAL loads it.
-      return await command(["EVAL", SET_IF_VERSION, ...args]);
+      return await command(["EVAL", script, ...args]);
     }
   };
 
@@ -345,7 +361,7 @@ export function redisStorage(
       return { value: decode(key, raw), version: await versionOf(raw) };
     },
     async setIfVersion(key, value, version, setOptions): Promise<boolean> {
-      const written = await evalScript([
+      const written = await evalScript(SET_IF_VERSION, [
         "1",
         prefix + key,
         version ?? "",
@@ -353,6 +369,10 @@ export function redisStorage(
         px(setOptions) ?? "",
       ]);
       return Number(written) === 1;
+    },
+    async deleteIfVersion(key, version): Promise<boolean> {
+      const deleted = await evalScript(DELETE_IF_VERSION, ["1", prefix + key, version ?? ""]);
+      return Number(deleted) === 1;
     },
     async *keys(): AsyncIterable<string> {
       // SCAN may return a key twice (rehashing): remember what was yielded.

@@ -213,6 +213,14 @@ export function countingStorage<S extends Storage>(
         calls.setIfVersion++, versioned.setIfVersion(key, value, version, options)
       ),
     });
+    if (versioned.deleteIfVersion) {
+      // Counted as a delete: the tests count deletes, whichever kind.
+      Object.assign(counted, {
+        deleteIfVersion: (key: string, version: string | null) => (
+          calls.delete++, versioned.deleteIfVersion!(key, version)
+        ),
+      });
+    }
   }
   return counted as S & { calls: CallCounts };
 }
@@ -242,7 +250,7 @@ export function gate(): { promise: Promise<void>; open: () => void } {
  * object, so a separate lock table, as in another process).
  */
 export function secondHandle(storage: VersionedStorage): VersionedStorage {
-  return {
+  const handle: VersionedStorage = {
     get: (key) => storage.get(key),
     set: (key, value, options) => storage.set(key, value, options),
     has: (key) => storage.has(key),
@@ -251,6 +259,10 @@ export function secondHandle(storage: VersionedStorage): VersionedStorage {
     setIfVersion: (key, value, version, options) =>
       storage.setIfVersion(key, value, version, options),
   };
+  if (storage.deleteIfVersion) {
+    handle.deleteIfVersion = (key, version) => storage.deleteIfVersion!(key, version);
+  }
+  return handle;
 }
 
 /** Fails the test instead of hanging when `work` never settles. */
