@@ -12,6 +12,7 @@ import {
   type Session,
   session,
   SessionConflictError,
+  SessionStorageError,
   sessionStore,
   type Storage,
   type VersionedStorage,
@@ -359,4 +360,20 @@ Deno.test("sessionStore().update(key, (s) => s.$clear()) deletes only what it re
   await shared.set("9", { count: 1, history: [] });
   await store.delete("9");
   assert.equal(shared.has("9"), false);
+});
+
+Deno.test("a failing versioned delete reaches onError as a SessionStorageError and keeps the record", async () => {
+  const shared = inMemoryStorage();
+  await shared.set("7", { count: 1, history: ["secret"] });
+  const storage = secondHandle(shared);
+  storage.deleteIfVersion = () => Promise.reject(new Error("delete is down"));
+  const bot = testBot()
+    .extend(session({ storage, initial }))
+    .on("message", async (context) => await context.session.$clear());
+  await bot.updates.handleUpdate(updates.message(7));
+  const [error] = errorsOf(bot);
+  assert.ok(error instanceof SessionStorageError, String(error));
+  assert.equal(error.operation, "delete");
+  assert.match(error.message, /delete is down/);
+  assert.deepEqual(shared.get("7"), { count: 1, history: ["secret"] });
 });
