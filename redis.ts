@@ -1,7 +1,8 @@
 /**
  * Redis storage for `@gramio/session`: works with an
  * [ioredis](https://github.com/redis/ioredis) client, a
- * [node-redis](https://github.com/redis/node-redis) client (npm `redis`) or
+ * [node-redis](https://github.com/redis/node-redis) client (npm `redis`), their
+ * Redis Cluster clients (ioredis `Cluster`, node-redis `createCluster()`) or
  * Bun's built-in `RedisClient`, none of which this module depends on.
  *
  * Sessions keep `Date`, `Map`, `Set` and `BigInt` values (serialized with
@@ -34,7 +35,9 @@
 
 export {
   type BunRedisLike,
+  type IoRedisClusterLike,
   type IoRedisLike,
+  type NodeRedisClusterLike,
   type NodeRedisLike,
   type RedisClientLike,
   type RedisStorage,

@@ -55,9 +55,56 @@ export interface BunRedisLike {
 }
 
 /**
- * A Redis client {@linkcode redisStorage} accepts: ioredis, node-redis or
- * Bun's `RedisClient`, matched by shape so none of them is a dependency.
- * Clusters are not supported.
+ * The part of an ioredis `Cluster` that {@linkcode redisStorage} uses: `call`
+ * (ioredis routes each command to the master that owns its key's slot) and
+ * `nodes("master")`, whose every node `keys()` scans.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from "ioredis";
+ * import type { IoRedisClusterLike } from "@gramio/session/redis";
+ *
+ * const cluster: IoRedisClusterLike = new Cluster([{ host: "127.0.0.1", port: 7101 }]);
+ * ```
+ */
+export interface IoRedisClusterLike extends IoRedisLike {
+  /** The cluster's nodes with that role, each a client of its own. */
+  nodes(role: "master"): IoRedisLike[];
+}
+
+/**
+ * The part of a node-redis cluster (`createCluster()`) that
+ * {@linkcode redisStorage} uses: `sendCommand(firstKey, isReadonly, args)`,
+ * routed by `firstKey`, and `masters` with `nodeClient(master)`, whose every
+ * master `keys()` scans.
+ *
+ * @example
+ * ```ts
+ * import { createCluster } from "redis";
+ * import type { NodeRedisClusterLike } from "@gramio/session/redis";
+ *
+ * const cluster: NodeRedisClusterLike = await createCluster({
+ *   rootNodes: [{ url: "redis://127.0.0.1:7101" }],
+ * }).connect();
+ * ```
+ */
+export interface NodeRedisClusterLike {
+  /** Sends `args` to the node that owns `firstKey`'s slot. */
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: string[],
+  ): Promise<unknown>;
+  /** The cluster's masters, as the client currently knows them. */
+  readonly masters: readonly unknown[];
+  /** The connected client of one node from `masters`. */
+  nodeClient(node: unknown): Promise<NodeRedisLike> | NodeRedisLike;
+}
+
+/**
+ * A Redis client {@linkcode redisStorage} accepts: ioredis (`Redis` or
+ * `Cluster`), node-redis (`createClient()` or `createCluster()`) or Bun's
+ * `RedisClient`, matched by shape so none of them is a dependency.
  *
  * @example
  * ```ts
@@ -67,7 +114,12 @@ export interface BunRedisLike {
  * const client: RedisClientLike = new Redis();
  * ```
  */
-export type RedisClientLike = IoRedisLike | NodeRedisLike | BunRedisLike;
+export type RedisClientLike =
+  | IoRedisLike
+  | IoRedisClusterLike
+  | NodeRedisLike
+  | NodeRedisClusterLike
+  | BunRedisLike;
 
 /**
  * Options of {@linkcode redisStorage}.
@@ -174,23 +226,84 @@ return 1
 
 type Command = (args: string[]) => Promise<unknown>;
 
-function commandOf(client: RedisClientLike): Command {
+/** How to reach the server: `command` routes by key; `masters` lists one command per master of a cluster. */
+interface Connection {
+  command: Command;
+  masters?: () => Promise<Command[]>;
+}
+
+/** The key a command is routed by: after `EVALSHA sha numkeys`, else the first argument. */
+function routingKey(args: string[]): string | undefined {
+  return args[0] === "EVALSHA" || args[0] === "EVAL" ? args[3] : args[1];
+}
+
+function connectionOf(client: RedisClientLike): Connection {
   // ioredis also has a `sendCommand`, taking a Command object: check `call` first.
   if (typeof (client as Partial<IoRedisLike>).call === "function") {
     const io = client as IoRedisLike;
-    return (args) => io.call(args[0], ...args.slice(1));
+    const command: Command = (args) => io.call(args[0], ...args.slice(1));
+    if (typeof (client as Partial<IoRedisClusterLike>).nodes !== "function") return { command };
+    const cluster = client as IoRedisClusterLike;
+    const nodeCommands = () =>
+      cluster.nodes("master").map((node): Command => (args) =>
+        node.call(args[0], ...args.slice(1))
+      );
+    return {
+      command,
+      async masters() {
+        // Before the first command ioredis knows no nodes yet: one round trip connects it.
+        if (cluster.nodes("master").length === 0) await command(["PING"]);
+        return nodeCommands();
+      },
+    };
   }
   if (typeof (client as Partial<NodeRedisLike>).sendCommand === "function") {
+    const cluster = client as Partial<NodeRedisClusterLike>;
+    if (Array.isArray(cluster.masters) && typeof cluster.nodeClient === "function") {
+      const nodeRedis = client as NodeRedisClusterLike;
+      return {
+        // Always the master (isReadonly false): a replica could return a stale version.
+        command: (args) => nodeRedis.sendCommand(routingKey(args), false, args),
+        masters: () =>
+          Promise.all(nodeRedis.masters.map(async (master): Promise<Command> => {
+            const node = await nodeRedis.nodeClient(master);
+            return (args) => node.sendCommand(args);
+          })),
+      };
+    }
     const node = client as NodeRedisLike;
-    return (args) => node.sendCommand(args);
+    return { command: (args) => node.sendCommand(args) };
   }
   if (typeof (client as Partial<BunRedisLike>).send === "function") {
     const bun = client as BunRedisLike;
-    return (args) => bun.send(args[0], args.slice(1));
+    return { command: (args) => bun.send(args[0], args.slice(1)) };
   }
   throw new TypeError(
-    "redisStorage: expected an ioredis, node-redis or Bun RedisClient client",
+    "redisStorage: expected an ioredis (Redis or Cluster), node-redis (client or cluster) or Bun RedisClient client",
   );
+}
+
+/**
+ * One command per master of the cluster, checked against the slot map the
+ * cluster itself reports: a client whose view is stale (a failover it has not
+ * noticed yet) would otherwise scan too few nodes and list too few sessions.
+ */
+async function scanTargets(masters: () => Promise<Command[]>): Promise<Command[]> {
+  const nodes = await masters();
+  if (nodes.length === 0) {
+    throw new Error("redisStorage keys(): the cluster client knows no masters");
+  }
+  const slots = await nodes[0](["CLUSTER", "SLOTS"]) as unknown[][];
+  const owners = new Set(slots.map((range) => text((range[2] as unknown[])[2])));
+  const ids = await Promise.all(nodes.map((node) => node(["CLUSTER", "MYID"])));
+  const targets = nodes.filter((_, i) => owners.delete(text(ids[i])));
+  if (owners.size > 0) {
+    throw new Error(
+      `redisStorage keys(): ${owners.size} master(s) owning slots are not among the client's nodes ` +
+        "(a failover or resharding in progress?); call keys() again once the cluster is stable",
+    );
+  }
+  return targets;
 }
 
 function text(reply: unknown): string | null {
@@ -315,7 +428,8 @@ export function redisStorage(
   client: RedisClientLike,
   options: RedisStorageOptions = {},
 ): RedisStorage {
-  const command = commandOf(client);
+  const connection = connectionOf(client);
+  const { command } = connection;
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const scanCount = String(options.scanCount ?? 100);
   const match = globEscape(prefix) + "*";
@@ -375,26 +489,31 @@ export function redisStorage(
       return Number(deleted) === 1;
     },
     async *keys(): AsyncIterable<string> {
-      // SCAN may return a key twice (rehashing): remember what was yielded.
+      // A cluster: every master, each in COUNT-sized batches. SCAN may return a
+      // key twice (rehashing, a slot migrating between masters): remember what
+      // was yielded.
+      const nodes = connection.masters ? await scanTargets(connection.masters) : [command];
       const seen = new Set<string>();
-      let cursor = "0";
-      do {
-        const reply = await command([
-          "SCAN",
-          cursor,
-          "MATCH",
-          match,
-          "COUNT",
-          scanCount,
-        ]) as [unknown, unknown[]];
-        cursor = text(reply[0]) ?? "0";
-        for (const item of reply[1]) {
-          const key = text(item)?.slice(prefix.length);
-          if (key === undefined || seen.has(key)) continue;
-          seen.add(key);
-          yield key;
-        }
-      } while (cursor !== "0");
+      for (const node of nodes) {
+        let cursor = "0";
+        do {
+          const reply = await node([
+            "SCAN",
+            cursor,
+            "MATCH",
+            match,
+            "COUNT",
+            scanCount,
+          ]) as [unknown, unknown[]];
+          cursor = text(reply[0]) ?? "0";
+          for (const item of reply[1]) {
+            const key = text(item)?.slice(prefix.length);
+            if (key === undefined || seen.has(key)) continue;
+            seen.add(key);
+            yield key;
+          }
+        } while (cursor !== "0");
+      }
     },
   };
 }

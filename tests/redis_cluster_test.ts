@@ -1,0 +1,266 @@
+/**
+ * Redis Cluster, with ioredis `Cluster` and node-redis `createCluster()`:
+ * several bot instances on the shared test cluster (`scripts/redis_cluster.sh
+ * start`, ports 7101-7106), and a failover on a private cluster (7201-7206)
+ * that this file starts, kills a master of, and stops.
+ */
+import assert from "node:assert/strict";
+import { Bot, type TelegramUpdate } from "gramio";
+import { session, SessionConflictError, SessionStorageError } from "../mod.ts";
+import { type RedisStorage, redisStorage } from "../redis.ts";
+import { errorsOf, testBot, updates } from "./support/bot.ts";
+import {
+  type OpenClient,
+  openIoRedisCluster,
+  openNodeRedisCluster,
+  redisClusterAvailable,
+  startRedisCluster,
+  testPrefix,
+} from "./support/redis_clients.ts";
+
+const available = await redisClusterAvailable();
+
+interface Counter {
+  count: number;
+  seen: Set<number>;
+  last: Date;
+}
+
+const initial = (): Counter => ({ count: 0, seen: new Set(), last: new Date(0) });
+
+/** Counts, remembers the update id and the time: a torn session would break count === seen.size. */
+async function count(context: { session: Counter; update?: TelegramUpdate }) {
+  const s = context.session;
+  const n = s.count;
+  await new Promise((resolve) => setTimeout(resolve, 0)); // let the other instance interleave
+  s.count = n + 1;
+  s.seen.add(context.update!.update_id);
+  s.last = new Date(1_700_000_000_000 + n);
+}
+
+async function removeAll(storage: RedisStorage) {
+  for await (const key of storage.keys()) await storage.delete(key);
+}
+
+const flavors: Array<{
+  name: string;
+  open: () => Promise<OpenClient>;
+  /** A client of the failover test's private cluster, with the client's default retries. */
+  openFailover: (node: string) => Promise<OpenClient>;
+}> = [
+  {
+    name: "ioredis Cluster",
+    open: () => openIoRedisCluster(),
+    openFailover: (node) => openIoRedisCluster(node),
+  },
+  {
+    name: "node-redis createCluster",
+    open: () => openNodeRedisCluster(),
+    // node-redis refreshes its slot map 5 s after a node starts reconnecting by default.
+    openFailover: (node) =>
+      openNodeRedisCluster(node, { topologyRefreshOnReconnectionAttemptStrategy: 1000 }),
+  },
+];
+
+const USERS = 24;
+const UPDATES_PER_USER = 10;
+
+for (const { name, open } of flavors) {
+  Deno.test({
+    name:
+      `Redis Cluster (${name}): two bot instances, ${USERS} users: count + reported conflicts = updates sent; Date/Set round-trip; keys() lists every session once`,
+    ignore: !available,
+    async fn() {
+      const clients: OpenClient[] = [await open(), await open()];
+      const prefix = testPrefix();
+      const storages = clients.map(({ client }) => redisStorage(client, { prefix, scanCount: 5 }));
+      try {
+        const bots = storages.map((storage) =>
+          testBot().extend(session({ storage, initial })).on("message", count)
+        );
+        const sent = new Map<string, number[]>();
+        const work: Promise<unknown>[] = [];
+        for (let round = 0; round < UPDATES_PER_USER; round++) {
+          for (let user = 1; user <= USERS; user++) {
+            const update = updates.message(user);
+            const ids = sent.get(String(user)) ?? [];
+            sent.set(String(user), [...ids, update.update_id]);
+            work.push(bots[(round + user) % 2].updates.handleUpdate(update));
+          }
+        }
+        await Promise.all(work);
+
+        const errors = bots.flatMap((bot) => errorsOf(bot));
+        for (const error of errors) assert.ok(error instanceof SessionConflictError, String(error));
+        const conflicts = new Map<string, number>();
+        for (const error of errors as SessionConflictError[]) {
+          conflicts.set(error.sessionKey!, (conflicts.get(error.sessionKey!) ?? 0) + 1);
+        }
+        let stored = 0;
+        for (const [user, ids] of sent) {
+          const value = await storages[1].get(user) as Counter;
+          assert.ok(
+            value.seen instanceof Set && value.last instanceof Date,
+            "Set and Date survive",
+          );
+          assert.equal(value.seen.size, value.count, `user ${user}: not torn`);
+          for (const id of value.seen) assert.ok(ids.includes(id));
+          assert.equal(value.count + (conflicts.get(user) ?? 0), ids.length, `user ${user}`);
+          stored += value.count;
+        }
+        assert.equal(stored + errors.length, USERS * UPDATES_PER_USER);
+        assert.ok(errors.length > 0, "the two instances really raced");
+
+        // Every master is scanned (the keys spread over all three), each key listed once.
+        for (const storage of storages) {
+          const listed = await Array.fromAsync(storage.keys());
+          assert.equal(listed.length, USERS);
+          assert.deepEqual(new Set(listed), new Set(sent.keys()));
+        }
+      } finally {
+        await removeAll(storages[0]);
+        for (const client of clients) await client.close();
+      }
+    },
+  });
+}
+
+/** Masters of the private cluster (as `CLUSTER NODES` on `port` reports them) that have a live replica. */
+async function mastersWithReplica(port: number): Promise<number[]> {
+  const { stdout } = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(port), "cluster", "nodes"],
+    stdout: "piped",
+  }).output();
+  const nodes = new TextDecoder().decode(stdout).trim().split("\n").map((line) => {
+    const [id, address, flags, masterId] = line.split(" ");
+    return { id, port: Number(address.split(/[:@]/)[1]), flags, masterId };
+  });
+  const up = nodes.filter((node) => !node.flags.includes("fail"));
+  return up
+    .filter((node) => node.flags.includes("master"))
+    .filter((master) => up.some((node) => node.masterId === master.id))
+    .map((master) => master.port);
+}
+
+/** Until this holds or `ms` pass; whether it held. */
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const stop = performance.now() + ms;
+  while (performance.now() < stop) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+const FAILOVER_PORT = 7201;
+const FAILOVER_USERS = 24;
+const RECOVERY_DEADLINE_MS = 15_000;
+
+Deno.test({
+  name:
+    "Redis Cluster failover (ioredis, then node-redis): a master killed under load gives SessionStorageErrors, no lost or torn session, and updates succeed after promotion",
+  // Killing a master of the shared cluster would break other tests: this one starts its own.
+  ignore: !available,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const cluster = await startRedisCluster(FAILOVER_PORT, 500);
+    if (!cluster) return;
+    try {
+      const alive = new Set(cluster.pids.keys());
+      for (const { name, openFailover } of flavors) {
+        await t.step(name, async () => {
+          const { client, close } = await openFailover(`127.0.0.1:${[...alive][0]}`);
+          const storage = redisStorage(client, { prefix: testPrefix() });
+          const failed = new Map<number, { error: unknown; at: number }>();
+          const bot = new Bot("1:test", {
+            info: { id: 1, is_bot: true, first_name: "Test", username: "test_bot" },
+          }).extend(session({ storage, initial })).on("message", count);
+          bot.onError(({ context, error }) => {
+            const id = (context as { update?: TelegramUpdate }).update!.update_id;
+            failed.set(id, { error, at: performance.now() });
+          });
+          const sent = new Map<string, number[]>();
+          const wave = () =>
+            Promise.all(Array.from({ length: FAILOVER_USERS }, (_, i) => {
+              const update = updates.message(i + 1);
+              const user = String(i + 1);
+              sent.set(user, [...(sent.get(user) ?? []), update.update_id]);
+              return bot.updates.handleUpdate(update);
+            }));
+          try {
+            for (let i = 0; i < 5; i++) await wave();
+            assert.equal(failed.size, 0, "no failure before the kill");
+
+            const [victim] = await mastersWithReplica([...alive][0]);
+            assert.ok(victim, "a master with a replica to kill");
+            // Killed while a wave is in flight: some of its saves may be on the wire.
+            const inFlight = wave();
+            Deno.kill(cluster.pids.get(victim)!, "SIGKILL");
+            alive.delete(victim);
+            const killedAt = performance.now();
+            await inFlight;
+
+            // Updates keep coming while the cluster fails over, until 10 waves in a row succeed.
+            let clean = 0;
+            let waves = 0;
+            while (clean < 10) {
+              assert.ok(
+                performance.now() - killedAt < RECOVERY_DEADLINE_MS,
+                `no recovery within ${RECOVERY_DEADLINE_MS} ms`,
+              );
+              const before = failed.size;
+              await wave();
+              waves++;
+              clean = failed.size === before ? clean + 1 : 0;
+            }
+            assert.ok(
+              await eventually(
+                async () => !(await mastersWithReplica([...alive][0])).includes(victim),
+                5000,
+              ),
+              "the replica was promoted",
+            );
+
+            // Failures were reported as storage errors (or as conflicts if a save
+            // was retried by the client after it had landed), never swallowed.
+            for (const { error } of failed.values()) {
+              assert.ok(
+                error instanceof SessionStorageError || error instanceof SessionConflictError,
+                String(error),
+              );
+            }
+            let total = 0;
+            for (const [user, ids] of sent) {
+              const value = await storage.get(user) as Counter;
+              assert.equal(value.seen.size, value.count, `user ${user}: not torn`);
+              for (const id of ids) {
+                assert.ok(
+                  value.seen.has(id) || failed.has(id),
+                  `update ${id} of user ${user}: neither saved nor reported`,
+                );
+              }
+              total += ids.length;
+            }
+            const times = [...failed.values()].map(({ at }) => Math.round(at - killedAt));
+            console.log(
+              `[failover ${name}] master ${victim} killed: ${failed.size} of ${total} updates ` +
+                `failed (${waves + 1} waves of ${FAILOVER_USERS} from the kill on), errors from ` +
+                `${times.length ? Math.min(...times) : "-"} to ${
+                  times.length ? Math.max(...times) : "-"
+                } ms ` +
+                `after the kill; all succeed again ${
+                  Math.round(performance.now() - killedAt)
+                } ms after it (10 clean waves included)`,
+            );
+          } finally {
+            await removeAll(storage);
+            await close();
+          }
+        });
+      }
+    } finally {
+      await cluster.stop();
+    }
+  },
+});
