@@ -40,6 +40,7 @@ export {
   type NodeRedisClusterLike,
   type NodeRedisLike,
   type RedisClientLike,
+  type RedisClusterLike,
   type RedisStorage,
   redisStorage,
   type RedisStorageOptions,

@@ -55,6 +55,8 @@ start() {
     [[ -f "$pointer" ]] && cat "$pointer"
     return 0
   fi
+  # Leftovers of an earlier start on these ports (a crashed test run): end them first.
+  [[ -f "$pointer" ]] && stop
   for port in "${ports[@]}"; do
     if cli "$port" ping >/dev/null 2>&1; then
       echo "[redis-cluster] port $port answers but is not a healthy cluster of $nodes nodes;" \

@@ -102,9 +102,9 @@ export interface NodeRedisClusterLike {
 }
 
 /**
- * A Redis client {@linkcode redisStorage} accepts: ioredis (`Redis` or
- * `Cluster`), node-redis (`createClient()` or `createCluster()`) or Bun's
- * `RedisClient`, matched by shape so none of them is a dependency.
+ * A single-node Redis client {@linkcode redisStorage} accepts: ioredis,
+ * node-redis or Bun's `RedisClient`, matched by shape so none of them is a
+ * dependency. Cluster clients are {@linkcode RedisClusterLike}.
  *
  * @example
  * ```ts
@@ -114,12 +114,21 @@ export interface NodeRedisClusterLike {
  * const client: RedisClientLike = new Redis();
  * ```
  */
-export type RedisClientLike =
-  | IoRedisLike
-  | IoRedisClusterLike
-  | NodeRedisLike
-  | NodeRedisClusterLike
-  | BunRedisLike;
+export type RedisClientLike = IoRedisLike | NodeRedisLike | BunRedisLike;
+
+/**
+ * A Redis Cluster client {@linkcode redisStorage} accepts: ioredis `Cluster`
+ * or node-redis `createCluster()`, matched by shape.
+ *
+ * @example
+ * ```ts
+ * import { Cluster } from "ioredis";
+ * import type { RedisClusterLike } from "@gramio/session/redis";
+ *
+ * const cluster: RedisClusterLike = new Cluster([{ host: "127.0.0.1", port: 7101 }]);
+ * ```
+ */
+export type RedisClusterLike = IoRedisClusterLike | NodeRedisClusterLike;
 
 /**
  * Options of {@linkcode redisStorage}.
@@ -140,7 +149,7 @@ export interface RedisStorageOptions {
    * @default {"gramio-session:"}
    */
   prefix?: string;
-  /** The `COUNT` hint of each `SCAN` call in `keys()`. @default {100} */
+  /** The `COUNT` hint of each `SCAN` call in `keys()` (on each master of a cluster). @default {100} */
   scanCount?: number;
 }
 
@@ -237,7 +246,7 @@ function routingKey(args: string[]): string | undefined {
   return args[0] === "EVALSHA" || args[0] === "EVAL" ? args[3] : args[1];
 }
 
-function connectionOf(client: RedisClientLike): Connection {
+function connectionOf(client: RedisClientLike | RedisClusterLike): Connection {
   // ioredis also has a `sendCommand`, taking a Command object: check `call` first.
   if (typeof (client as Partial<IoRedisLike>).call === "function") {
     const io = client as IoRedisLike;
@@ -393,6 +402,11 @@ const scriptShas = new Map<string, Promise<string>>();
  * `SCAN MATCH <prefix>*` and yields each key once, without the prefix.
  * Do not also set ioredis' `keyPrefix`: use `prefix` instead.
  *
+ * A Redis Cluster client (ioredis `Cluster`, node-redis `createCluster()`)
+ * works the same way: every command touches one key, so each save runs on the
+ * master that owns the key's slot, and `keys()` scans every master (it throws
+ * while the cluster's masters change, rather than list too few sessions).
+ *
  * @example With ioredis
  * ```ts
  * import { Redis } from "ioredis";
@@ -417,6 +431,17 @@ const scriptShas = new Map<string, Promise<string>>();
  * const storage = redisStorage(client, { prefix: "my-bot:session:" });
  * ```
  *
+ * @example With a Redis Cluster (node-redis; ioredis: `new Cluster([...])`)
+ * ```ts
+ * import { createCluster } from "redis";
+ * import { redisStorage } from "@gramio/session/redis";
+ *
+ * const cluster = await createCluster({
+ *   rootNodes: [{ url: "redis://127.0.0.1:7101" }],
+ * }).connect();
+ * const storage = redisStorage(cluster);
+ * ```
+ *
  * @example With Bun's built-in client
  * ```ts ignore
  * import { redisStorage } from "@gramio/session/redis";
@@ -425,7 +450,7 @@ const scriptShas = new Map<string, Promise<string>>();
  * ```
  */
 export function redisStorage(
-  client: RedisClientLike,
+  client: RedisClientLike | RedisClusterLike,
   options: RedisStorageOptions = {},
 ): RedisStorage {
   const connection = connectionOf(client);
@@ -489,31 +514,30 @@ export function redisStorage(
       return Number(deleted) === 1;
     },
     async *keys(): AsyncIterable<string> {
-      // A cluster: every master, each in COUNT-sized batches. SCAN may return a
-      // key twice (rehashing, a slot migrating between masters): remember what
-      // was yielded.
+      // A cluster: every master in turn, each in COUNT-sized batches. SCAN may
+      // return a key twice (rehashing, a slot moving between masters): remember
+      // what was yielded.
       const nodes = connection.masters ? await scanTargets(connection.masters) : [command];
       const seen = new Set<string>();
-      for (const node of nodes) {
-        let cursor = "0";
-        do {
-          const reply = await node([
-            "SCAN",
-            cursor,
-            "MATCH",
-            match,
-            "COUNT",
-            scanCount,
-          ]) as [unknown, unknown[]];
-          cursor = text(reply[0]) ?? "0";
-          for (const item of reply[1]) {
-            const key = text(item)?.slice(prefix.length);
-            if (key === undefined || seen.has(key)) continue;
-            seen.add(key);
-            yield key;
-          }
-        } while (cursor !== "0");
-      }
+      let node = 0;
+      let cursor = "0";
+      do {
+        const reply = await nodes[node]([
+          "SCAN",
+          cursor,
+          "MATCH",
+          match,
+          "COUNT",
+          scanCount,
+        ]) as [unknown, unknown[]];
+        cursor = text(reply[0]) ?? "0";
+        for (const item of reply[1]) {
+          const key = text(item)?.slice(prefix.length);
+          if (key === undefined || seen.has(key)) continue;
+          seen.add(key);
+          yield key;
+        }
+      } while (cursor !== "0" || ++node < nodes.length);
     },
   };
 }

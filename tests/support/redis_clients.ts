@@ -7,7 +7,7 @@
  */
 import { Cluster, type ClusterOptions, Redis } from "ioredis";
 import { createClient, createCluster, type RedisClusterOptions } from "redis";
-import type { RedisClientLike } from "../../src/storages/redis.ts";
+import type { RedisClientLike, RedisClusterLike } from "../../src/storages/redis.ts";
 
 /** Where the tests expect Redis. */
 export const REDIS_URL: string = Deno.env.get("REDIS_URL") ??
@@ -108,11 +108,18 @@ export async function redisClusterAvailable(): Promise<boolean> {
   }
 }
 
+/** An open cluster client of one flavor and how to close it. */
+export interface OpenCluster {
+  name: string;
+  client: RedisClusterLike;
+  close(): Promise<void>;
+}
+
 /** Opens an ioredis `Cluster` through one of its nodes (default: the shared test cluster). */
 export async function openIoRedisCluster(
   node = REDIS_CLUSTER_NODE,
   options: ClusterOptions = {},
-): Promise<OpenClient> {
+): Promise<OpenCluster> {
   const client = new Cluster([hostPort(node)], { lazyConnect: true, ...options });
   await client.connect();
   return {
@@ -126,7 +133,7 @@ export async function openIoRedisCluster(
 export async function openNodeRedisCluster(
   node = REDIS_CLUSTER_NODE,
   options: Partial<RedisClusterOptions> = {},
-): Promise<OpenClient> {
+): Promise<OpenCluster> {
   const client = createCluster({ rootNodes: [{ url: `redis://${node}` }], ...options });
   client.on("error", () => {}); // surfaced through the failing command instead
   await client.connect();
