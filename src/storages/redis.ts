@@ -300,7 +300,9 @@ function connectionOf(client: RedisClientLike | RedisClusterLike): Connection {
 async function scanTargets(masters: () => Promise<Command[]>): Promise<Command[]> {
   const nodes = await masters();
   if (nodes.length === 0) {
-    throw new Error("redisStorage keys(): the cluster client knows no masters");
+    throw new Error(
+      "redisStorage keys(): the cluster client knows no masters; connect it before listing",
+    );
   }
   const slots = await nodes[0](["CLUSTER", "SLOTS"]) as unknown[][];
   const owners = new Set(slots.map((range) => text((range[2] as unknown[])[2])));
