@@ -115,6 +115,12 @@ for (const { name, open } of flavors) {
           assert.equal(listed.length, USERS);
           assert.deepEqual(new Set(listed), new Set(sent.keys()));
         }
+
+        // The versioned delete script is routed by its key too.
+        const { version } = await storages[0].getVersioned("1");
+        assert.equal(await storages[1].deleteIfVersion("1", "stale"), false);
+        assert.equal(await storages[1].deleteIfVersion("1", version), true);
+        assert.equal(await storages[0].has("1"), false);
       } finally {
         await removeAll(storages[0]);
         for (const client of clients) await client.close();
