@@ -21,8 +21,16 @@
 
 export { session, type SessionPlugin } from "./src/plugin.ts";
 export { type SessionStore, sessionStore } from "./src/store.ts";
-export type { Session, SessionOptions, SessionValue } from "./src/options.ts";
+export type {
+  Session,
+  SessionAssignment,
+  SessionOptions,
+  SessionProperty,
+  SessionValue,
+} from "./src/options.ts";
 export {
+  keyOf,
+  type KeyPart,
   perBusinessConnection,
   perChat,
   perTopic,

@@ -48,12 +48,41 @@ function id(value: unknown): string | undefined {
 
 function chatIdOf(ctx: SessionContext): string | undefined {
   // The raw chat first, for the same reason as in perUser.
-  return rawId(ctx, "chat") ?? id(field(ctx, "chatId")) ?? id(field(field(ctx, "chat"), "id"));
+  return rawChatId(field(field(ctx, "payload"), "chat")) ?? id(field(ctx, "chatId")) ??
+    id(field(field(ctx, "chat"), "id"));
 }
 
 /**
- * One session per user, across all chats: the key is the sender's id
- * (`"12345"`). The default, and the key format of the original plugin.
+ * Ids of the accounts Telegram puts in `from` when the real sender is a chat:
+ * anonymous group admins (`GroupAnonymousBot`), posts on behalf of a channel
+ * (`Channel_Bot`) and automatic forwards from a linked channel (Telegram,
+ * 777000). Shared by every chat on Telegram, so never a user's session.
+ */
+const PLACEHOLDER_SENDERS: ReadonlySet<number> = new Set([1087968824, 136817688, 777000]);
+
+/**
+ * The chat a message (or reaction, or poll answer) was sent on behalf of:
+ * `sender_chat` of messages (also channel posts), `actor_chat` of anonymous
+ * reactions, `voter_chat` of anonymous poll answers.
+ */
+function senderChatOf(payload: unknown): string | undefined {
+  return rawChatId(field(payload, "sender_chat")) ?? rawChatId(field(payload, "actor_chat")) ??
+    rawChatId(field(payload, "voter_chat"));
+}
+
+function rawChatId(chat: unknown): string | undefined {
+  const value = field(chat, "id");
+  return typeof value === "number" ? String(value) : undefined;
+}
+
+/**
+ * One session per sender, across all chats: the key is the sender's user id
+ * (`"12345"`), the default and the key format of the original plugin. When a
+ * chat is the sender (a channel post, a message of an anonymous group admin
+ * or on behalf of a channel, an automatic forward from a linked channel, an
+ * anonymous reaction or poll answer), the key is that chat's:
+ * `"senderChat:-100123"`; never the placeholder account Telegram puts in
+ * `from` for such messages, which every chat shares.
  *
  * @example
  * ```ts
@@ -63,19 +92,26 @@ function chatIdOf(ctx: SessionContext): string | undefined {
  * ```
  */
 export function perUser(ctx: SessionContext): string | undefined {
-  // The raw update's sender first: GramIO's `senderId` getter builds a User
-  // object on every read (~0.3 µs per update with its garbage). Same id.
-  const sender = rawId(ctx, "from");
-  if (sender !== undefined) return sender;
+  // The raw update first: GramIO's `senderId` getter builds a User object on
+  // every read (~0.3 µs per update with its garbage). Same id.
+  const payload = field(ctx, "payload");
+  const from = field(field(payload, "from"), "id");
+  if (typeof from === "number") {
+    const senderChat = field(payload, "sender_chat");
+    if (senderChat !== undefined) return senderChatKey(rawChatId(senderChat));
+    // A placeholder without sender_chat: nobody's session.
+    return PLACEHOLDER_SENDERS.has(from) ? undefined : String(from);
+  }
+  const senderChat = senderChatOf(payload);
+  if (senderChat !== undefined) return `senderChat:${senderChat}`;
   // Reactions carry the user as `user` and have no `senderId`.
-  return id(field(ctx, "senderId")) ?? id(field(field(ctx, "user"), "id")) ??
-    id(field(field(ctx, "from"), "id"));
+  const user = id(field(field(payload, "user"), "id")) ?? id(field(ctx, "senderId")) ??
+    id(field(field(ctx, "user"), "id")) ?? id(field(field(ctx, "from"), "id"));
+  return user === undefined || PLACEHOLDER_SENDERS.has(Number(user)) ? undefined : user;
 }
 
-/** `ctx.payload[name].id` of the raw Telegram object, when it is a number. */
-function rawId(ctx: SessionContext, name: "from" | "chat"): string | undefined {
-  const value = field(field(field(ctx, "payload"), name), "id");
-  return typeof value === "number" ? String(value) : undefined;
+function senderChatKey(chat: string | undefined): string | undefined {
+  return chat === undefined ? undefined : `senderChat:${chat}`;
 }
 
 /**
@@ -96,8 +132,10 @@ export function perChat(ctx: SessionContext): string | undefined {
 
 /**
  * One session per user in each chat (`"12345:-100123"`): a user's state in a
- * group that must not follow them elsewhere. `undefined` without a sender or
- * a chat.
+ * group that must not follow them elsewhere. A chat as the sender (see
+ * {@linkcode perUser}) is keyed by that chat in this chat
+ * (`"senderChat:-100777:-100123"`): two channels posting in one group do not
+ * share a session. `undefined` without a sender or a chat.
  *
  * @example
  * ```ts
@@ -156,3 +194,66 @@ export function perBusinessConnection(ctx: SessionContext): string | undefined {
   const connection = id(field(ctx, "businessConnectionId"));
   return connection === undefined ? undefined : `business:${connection}`;
 }
+
+/** What a {@linkcode keyOf} template may interpolate; a missing one means "no session". */
+export type KeyPart = string | number | bigint | null | undefined;
+
+/**
+ * Builds a session key from a template, or `undefined` ("no session") when
+ * any interpolated part is missing: `undefined`, `null`, `NaN`, an infinite
+ * number or an empty string. Interpolating an id that some updates lack (the
+ * chat of an inline query) then gives those updates no session instead of one
+ * shared `"chat:undefined"` session.
+ *
+ * @example
+ * ```ts
+ * import { keyOf, session } from "@gramio/session";
+ *
+ * session({
+ *   getSessionKey: (ctx) => keyOf`game:${ctx.chatId}`, // undefined for inline queries
+ *   initial: () => ({ round: 0 }),
+ * });
+ * ```
+ */
+export function keyOf(
+  strings: TemplateStringsArray,
+  ...parts: KeyPart[]
+): string | undefined {
+  let key = strings[0];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (
+      part === undefined || part === null || part === "" ||
+      (typeof part === "number" && !Number.isFinite(part))
+    ) return undefined;
+    if (typeof part !== "string" && typeof part !== "number" && typeof part !== "bigint") {
+      throw new TypeError(
+        `keyOf: part ${i + 1} of the key is a ${typeof part}: interpolate ids ` +
+          "(strings or numbers), e.g. keyOf`chat:${ctx.chatId}`.",
+      );
+    }
+    key += String(part) + strings[i + 1];
+  }
+  return key;
+}
+
+/**
+ * A whole part (between characters other than letters and digits, so `_` and
+ * `-` separate parts too) that string interpolation of a missing value
+ * produces: `chat:undefined`, `user_null`, `NaN`.
+ */
+const MISSING_PART = /(?:^|[^A-Za-z0-9])(?:undefined|null|NaN)(?:[^A-Za-z0-9]|$)/;
+
+/** The missing value a custom key was built from (`"undefined"`...), if any. */
+export function missingPartOf(key: string): string | undefined {
+  return MISSING_PART.exec(key)?.[0].replace(/[^A-Za-z]/g, "");
+}
+
+/** The built-in strategies: their keys never hold a missing part, so they skip the check. */
+export const BUILT_IN_STRATEGIES: ReadonlySet<unknown> = new Set([
+  perUser,
+  perChat,
+  perUserInChat,
+  perTopic,
+  perBusinessConnection,
+]);

@@ -22,6 +22,28 @@ export type Session<Data> = Data & {
 export type SessionValue<Data, Lazy extends boolean> = Lazy extends true ? Promise<Session<Data>>
   : Session<Data>;
 
+/**
+ * What `ctx[key] = value` accepts: new session data (stored as the update's
+ * own copy; in lazy mode without reading the old session), or `null` /
+ * `undefined`, which clears it like `$clear()`. TypeScript can give a property
+ * a write type of its own only under a fixed name, so the default key
+ * `"session"` accepts this; a custom key accepts what it reads.
+ */
+export type SessionAssignment<Data> = Data | null | undefined;
+
+/**
+ * The context property a session plugin adds: read as `Value`, assigned as
+ * `Assign` under the default key `"session"` (TypeScript keeps separate get
+ * and set types only for a property declared by name, never for one made by a
+ * mapped type), and as `Value` under any other key.
+ */
+export type SessionProperty<Key extends string, Value, Assign = Value> = [Key] extends ["session"]
+  ? {
+    get session(): Value;
+    set session(value: Assign);
+  }
+  : { [K in Key]: Value };
+
 /** The options of {@linkcode session}. */
 export interface SessionOptions<
   Data extends object,

@@ -8,18 +8,28 @@
 import { contextsMappings, type DeriveDefinitions, Plugin } from "gramio";
 import { SessionError } from "./errors.ts";
 import { log } from "./log.ts";
-import { perUser, type SessionContext } from "./keys.ts";
-import { createRuntime, type SessionOptions, type SessionValue } from "./options.ts";
+import { BUILT_IN_STRATEGIES, missingPartOf, perUser, type SessionContext } from "./keys.ts";
+import {
+  createRuntime,
+  type SessionAssignment,
+  type SessionOptions,
+  type SessionProperty,
+  type SessionValue,
+} from "./options.ts";
 import { ContextProperty, RefusingSlot, type SessionSlot } from "./context_property.ts";
 import { SessionState } from "./session_state.ts";
 import { isThenable } from "./thenable.ts";
 import { runInUpdate } from "./update_scope.ts";
 
-/** The GramIO plugin `session()` returns: it adds `ctx[Key]` to every update. */
-export type SessionPlugin<Key extends string, Value> = Plugin<
+/**
+ * The GramIO plugin `session()` returns: it adds `ctx[Key]` to every update,
+ * read as `Value` and, under the default key `"session"`, assigned as `Assign`
+ * (see {@linkcode SessionProperty}).
+ */
+export type SessionPlugin<Key extends string, Value, Assign = Value> = Plugin<
   // deno-lint-ignore ban-types
   {},
-  DeriveDefinitions & { global: { [K in Key]: Value } }
+  DeriveDefinitions & { global: SessionProperty<Key, Value, Assign> }
 >;
 
 /**
@@ -57,12 +67,15 @@ export function session<
   Lazy extends boolean = false,
 >(
   options: SessionOptions<Data, Key, Lazy> = {},
-): SessionPlugin<Key, SessionValue<Data, Lazy>> {
+): SessionPlugin<Key, SessionValue<Data, Lazy>, SessionAssignment<Data>> {
   const property: string = options.key ?? "session";
   const contextProperty = new ContextProperty(property);
   assertFreeProperty(contextProperty, property);
   const runtime = createRuntime(options);
   const getSessionKey = options.getSessionKey ?? perUser;
+  // Custom keys are checked for interpolated missing values ("chat:undefined").
+  const checkKeys = !BUILT_IN_STRATEGIES.has(getSessionKey);
+  let warnedUnsafe = false;
   // Saves in flight, for bot.stop(). A count, not a Set of promises: adding
   // and removing one entry per update makes V8 reallocate the Set's table.
   let saving = 0;
@@ -86,9 +99,14 @@ export function session<
   plugin.use(async (context, next) => {
     const ctx = context as unknown as SessionContext;
     const resolved = getSessionKey(ctx);
-    const sessionKey = normalizeKey(
+    let sessionKey = normalizeKey(
       isThenable(resolved) ? await resolved : resolved,
     );
+    let unsafeKey: string | undefined;
+    if (checkKeys && sessionKey !== undefined && missingPartOf(sessionKey) !== undefined) {
+      unsafeKey = sessionKey;
+      sessionKey = undefined;
+    }
     if (sessionKey === undefined) {
       if (log.enabled) {
         log(
@@ -97,7 +115,11 @@ export function session<
           updateTypeOf(ctx),
         );
       }
-      const refusal = new NoSession(ctx, runtime.lazy, property);
+      const refusal = new NoSession(ctx, runtime.lazy, property, unsafeKey);
+      if (unsafeKey !== undefined && !warnedUnsafe) {
+        warnedUnsafe = true;
+        console.warn(`@gramio/session: ${refusal.message()}`);
+      }
       bind(ctx, refusal);
       try {
         return await next();
@@ -147,7 +169,11 @@ export function session<
     drained = undefined;
   });
 
-  return plugin as unknown as SessionPlugin<Key, SessionValue<Data, Lazy>>;
+  return plugin as unknown as SessionPlugin<
+    Key,
+    SessionValue<Data, Lazy>,
+    SessionAssignment<Data>
+  >;
 }
 
 function normalizeKey(key: unknown): string | undefined {
@@ -176,21 +202,39 @@ function assertFreeProperty(contextProperty: ContextProperty, property: string):
   }
 }
 
-/** The property of an update that has no session key: any use explains why. */
+/**
+ * The property of an update that has no session key, or a key built from a
+ * missing value (`"chat:undefined"`): any use explains why.
+ */
 class NoSession extends RefusingSlot {
-  constructor(context: SessionContext, lazy: boolean, private readonly property: string) {
+  constructor(
+    context: SessionContext,
+    lazy: boolean,
+    private readonly property: string,
+    private readonly unsafeKey: string | undefined,
+  ) {
     super(context, lazy);
   }
 
+  /** Why there is no session, and what to do. */
+  message(): string {
+    const { property, unsafeKey } = this;
+    const update = updateTypeOf(this.context);
+    if (unsafeKey !== undefined) {
+      return `ctx.${property} is not available for this ${update} update: getSessionKey returned ` +
+        `"${unsafeKey}", a key built from a missing value (${
+          missingPartOf(unsafeKey)
+        }), which every ` +
+        `such update would share. Return undefined for "no session", or build the key with keyOf, ` +
+        "which does that for you: getSessionKey: (ctx) => keyOf`chat:${ctx.chatId}`.";
+    }
+    return `ctx.${property} is not available for this ${update} update: getSessionKey returned no key ` +
+      "(by default the key is the sender's id, and some updates, such as those about polls, have no sender). " +
+      `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`;
+  }
+
   protected refusal(): SessionError {
-    const { property } = this;
-    return new SessionError(
-      `ctx.${property} is not available for this ${
-        updateTypeOf(this.context)
-      } update: getSessionKey returned no key ` +
-        "(by default the key is the sender's id, and channel posts and some other updates have no sender). " +
-        `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`,
-    );
+    return new SessionError(this.message(), this.unsafeKey);
   }
 }
 

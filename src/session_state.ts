@@ -85,6 +85,14 @@ export class SessionState implements SessionSlot {
   #clearedBase: Snapshot | undefined;
   /** The update is over: a first load now would take a lock nobody releases. */
   #closed = false;
+  /**
+   * A lazy session assigned before it was loaded: adopted instead of the
+   * stored one when the lock is taken (then nothing is read), or when a read
+   * already in flight ends.
+   */
+  #assigned: object | undefined;
+  /** A `$clear()` started by assigning `null`: the commit waits for it. */
+  #clearing: Promise<unknown> | undefined;
   /** The `migrations` version the stored data was at, kept when this plugin has none. */
   #storedVersion: number | undefined;
   #release: Release | undefined;
@@ -124,15 +132,34 @@ export class SessionState implements SessionSlot {
     return lazy ? this.load() : this.data;
   }
 
-  /** What assigning `ctx[key]` does: replaces the session (not in lazy mode). */
+  /**
+   * What assigning `ctx[key]` does: an object replaces the session with a copy
+   * of it (in lazy mode without reading the stored one); `null` or
+   * `undefined` clears it like `$clear()`.
+   */
   write(value: unknown): void {
     if (this.#closed) return this.finished().write(value);
-    if (this.#runtime.lazy) {
-      throw new TypeError(
-        `ctx.${this.#runtime.property} is lazy (a Promise): await it and change its fields instead of assigning it.`,
-      );
+    if (value === null || value === undefined) return this.#clearByAssignment();
+    if (!this.#runtime.lazy) return this.replace(value);
+    const copy = this.#ownCopy(value);
+    if (this.data) {
+      this.#install(copy);
+      this.#loading = Promise.resolve(copy);
+      return;
     }
-    this.replace(value);
+    // Not loaded yet: the lock (then nothing is read) or the read in flight adopts it.
+    this.#assigned = copy;
+    if (!this.#loading) this.load();
+  }
+
+  /** `ctx[key] = null`: `$clear()`, which the commit waits for (a setter cannot be awaited). */
+  #clearByAssignment(): void {
+    const clearing = this.#runtime.lazy
+      ? this.load().then(() => this.clear()).then(() => this.data!)
+      : this.clear();
+    clearing.catch(() => {}); // the commit reports it
+    this.#clearing = clearing;
+    if (this.#runtime.lazy) this.#loading = clearing as Promise<object>;
   }
 
   /** The stand-in once the update is over: refuses with the reason and holds no session data. */
@@ -196,6 +223,7 @@ export class SessionState implements SessionSlot {
   }
 
   #readLocked(): object | Promise<object> {
+    if (this.#assigned) return this.#adoptAssigned();
     const start = log.enabled ? performance.now() : 0;
     let loaded: object | Promise<object>;
     try {
@@ -258,6 +286,11 @@ export class SessionState implements SessionSlot {
 
   #loaded(data: object, start: number): object {
     this.data = data;
+    if (this.#assigned) {
+      // Assigned while the read was in flight: replaces what was read.
+      this.#install(this.#assigned);
+      this.#assigned = undefined;
+    }
     if (log.enabled) {
       this.#log(
         "load %s %s %sms",
@@ -266,7 +299,7 @@ export class SessionState implements SessionSlot {
         since(start),
       );
     }
-    return data;
+    return this.data;
   }
 
   #fromStored(stored: unknown): object | Promise<object> {
@@ -337,31 +370,52 @@ export class SessionState implements SessionSlot {
     return data;
   }
 
-  /** Replaces the session (`ctx.session = value`); saved like any change. */
+  /** Replaces the session (`ctx.session = value`) with a copy of `value`; saved like any change. */
   replace(value: unknown): void {
     if (!this.data) {
       throw new SessionError("The session is not loaded yet.", this.#key);
     }
+    this.#install(this.#ownCopy(value));
+  }
+
+  /**
+   * A copy of an assigned value, by the storages' cloning rules: the session
+   * never shares objects with a constant or with another user's session.
+   */
+  #ownCopy(value: unknown): object {
     if (typeof value !== "object" || value === null) {
       throw new TypeError(
-        `ctx.${this.#runtime.property} must be assigned an object (got ${
-          value === null ? "null" : typeof value
-        }). To delete the session, call ctx.${this.#runtime.property}.$clear().`,
+        `ctx.${this.#runtime.property} must be assigned an object (got ${typeof value}). ` +
+          `To delete the session, assign null or call ctx.${this.#runtime.property}.$clear().`,
       );
     }
-    if (!Object.isExtensible(value)) {
-      throw new TypeError(
-        `ctx.${this.#runtime.property} must be assigned an object that can be changed (this one is frozen or ` +
-          "sealed): the session carries $clear() and handlers change it in place. Assign a copy, e.g. { ...value }.",
-      );
-    }
-    this.data = value;
-    Object.defineProperty(value, "$clear", {
+    return cloneValue(value);
+  }
+
+  #install(data: object): void {
+    this.data = data;
+    Object.defineProperty(data, "$clear", {
       value: () => this.clear(),
       enumerable: false,
       configurable: true,
       writable: true,
     });
+  }
+
+  /**
+   * A lazy session assigned before anything was read: the lock is held and
+   * nothing is read. The save is a plain set, since there is no version to
+   * compare with; `$clear()` after it deletes whatever is stored.
+   */
+  #adoptAssigned(): object {
+    const data = this.#assigned!;
+    this.#assigned = undefined;
+    this.#version = undefined;
+    this.#existed = true;
+    this.#mustSave = true;
+    this.data = this.#adopt(data);
+    if (log.enabled) this.#log("assigned without reading");
+    return data;
   }
 
   /**
@@ -395,6 +449,14 @@ export class SessionState implements SessionSlot {
    */
   commit(): void | Promise<void> {
     if (!this.#started) return;
+    if (this.#clearing) {
+      const clearing = this.#clearing;
+      this.#clearing = undefined;
+      return clearing.then(() => this.commit(), (error) => {
+        this.#unlock();
+        throw error;
+      });
+    }
     if (this.data === undefined && this.#loading) {
       // A lazy load the handlers did not await: wait for it; if it failed, there is nothing to save.
       return this.#loading.then(() => this.#commitLoaded(), () => this.#unlock());
