@@ -195,7 +195,17 @@ export function perBusinessConnection(ctx: SessionContext): string | undefined {
   return connection === undefined ? undefined : `business:${connection}`;
 }
 
-/** What a {@linkcode keyOf} template may interpolate; a missing one means "no session". */
+/**
+ * What a {@linkcode keyOf} template may interpolate; a missing one means "no session".
+ *
+ * @example
+ * ```ts
+ * import { type KeyPart, keyOf } from "@gramio/session";
+ *
+ * const chatId: KeyPart = undefined;
+ * console.log(keyOf`chat:${chatId}`); // undefined
+ * ```
+ */
 export type KeyPart = string | number | bigint | null | undefined;
 
 /**

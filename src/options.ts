@@ -28,6 +28,15 @@ export type SessionValue<Data, Lazy extends boolean> = Lazy extends true ? Promi
  * `undefined`, which clears it like `$clear()`. TypeScript can give a property
  * a write type of its own only under a fixed name, so the default key
  * `"session"` accepts this; a custom key accepts what it reads.
+ *
+ * @example
+ * ```ts
+ * import type { SessionAssignment } from "@gramio/session";
+ *
+ * const reset: SessionAssignment<{ apple: number }> = null; // clears, like $clear()
+ * const fresh: SessionAssignment<{ apple: number }> = { apple: 1 };
+ * console.log(reset, fresh);
+ * ```
  */
 export type SessionAssignment<Data> = Data | null | undefined;
 
@@ -36,6 +45,16 @@ export type SessionAssignment<Data> = Data | null | undefined;
  * `Assign` under the default key `"session"` (TypeScript keeps separate get
  * and set types only for a property declared by name, never for one made by a
  * mapped type), and as `Value` under any other key.
+ *
+ * @example
+ * ```ts
+ * import type { Session, SessionProperty } from "@gramio/session";
+ *
+ * type Data = { apple: number };
+ * declare const ctx: SessionProperty<"session", Session<Data>, Data | null>;
+ * ctx.session = { apple: 2 }; // no $clear needed to assign
+ * await ctx.session.$clear();
+ * ```
  */
 export type SessionProperty<Key extends string, Value, Assign = Value> = [Key] extends ["session"]
   ? {
@@ -66,7 +85,10 @@ export interface SessionOptions<
   /**
    * Which updates share a session. Default: {@linkcode perUser}, the sender's
    * id. Return `undefined` for "no session" (then `ctx[key]` throws if
-   * touched). See also `perChat`, `perUserInChat`, `perTopic`,
+   * touched); build keys with `keyOf`, which does that when a part is
+   * missing (`` keyOf`chat:${ctx.chatId}` ``). A key with `undefined`, `null`
+   * or `NaN` as a whole part (`"chat:undefined"`) is treated as no key, with
+   * an error that says so. See also `perChat`, `perUserInChat`, `perTopic`,
    * `perBusinessConnection`.
    */
   getSessionKey?: SessionKeyResolver;

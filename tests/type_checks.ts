@@ -4,7 +4,7 @@
  * type-checking. Nothing here runs.
  */
 import { Bot } from "gramio";
-import { inMemoryStorage, type Migrations, type Session, session } from "../mod.ts";
+import { inMemoryStorage, keyOf, type Migrations, type Session, session } from "../mod.ts";
 
 interface MySessionData {
   apple: number;
@@ -77,15 +77,72 @@ new Bot("TOKEN")
     void context.chatSession.count;
   });
 
-// getSessionKey sees the ids of any update as optional.
+// Whole-session assignment under the default key, without a cast: new data
+// (stored as the user's own copy), null or undefined (cleared like $clear()).
+const DEFAULTS: MySessionData = { apple: 1 };
+new Bot("TOKEN")
+  .extend(session({ storage, initial: (): MySessionData => ({ apple: 0 }) }))
+  .on("message", async (context) => {
+    expectType<Equal<typeof context.session, Session<MySessionData>>>(true);
+    context.session = DEFAULTS;
+    context.session = { apple: 2 };
+    context.session = { ...context.session, some: "maybe-empty" };
+    context.session = null;
+    context.session = undefined;
+    context.session.apple++;
+    await context.session.$clear();
+    // @ts-expect-error: assigned data keeps the session's shape
+    context.session = { apple: "2" };
+    // @ts-expect-error: a session is an object
+    context.session = 5;
+    // @ts-expect-error: $clear stays a method of the session, not of any object
+    void DEFAULTS.$clear;
+  });
+
+// Lazy: assigning replaces the session without reading it; reads stay a Promise.
+new Bot("TOKEN")
+  .extend(session({ lazy: true, storage, initial: (): MySessionData => ({ apple: 0 }) }))
+  .on("message", async (context) => {
+    expectType<Equal<typeof context.session, Promise<Session<MySessionData>>>>(true);
+    context.session = { apple: 3 };
+    context.session = null;
+    const s = await context.session;
+    s.apple++;
+    await s.$clear();
+    // @ts-expect-error: assign the data, not a Promise of it
+    context.session = Promise.resolve({ apple: 3 });
+    // @ts-expect-error: still a Promise when read after an assignment
+    context.session.apple++;
+  });
+
+// A custom key reads the same, but TypeScript gives a property its own write
+// type only under a fixed name (never in a mapped type), so whole-session
+// assignment there needs the session's type, e.g. a spread of it.
+new Bot("TOKEN")
+  .extend(session({ key: "sessionKey", storage, initial: (): MySessionData => ({ apple: 0 }) }))
+  .on("message", (context) => {
+    context.sessionKey = { ...context.sessionKey, apple: 5 };
+    // @ts-expect-error: plain data lacks $clear in a custom key's type
+    context.sessionKey = { apple: 5 };
+  });
+
+// getSessionKey sees the ids of any update as optional; keyOf gives no key
+// (no session) when one is missing.
+session({
+  getSessionKey: (ctx) => keyOf`chat:${ctx.chatId}`,
+  initial: () => ({ topic: "" }),
+});
+session({
+  getSessionKey: (ctx) => keyOf`${ctx.senderId}:${ctx.chatId}`,
+  initial: () => ({ preferences: {} }),
+});
+// The spec's own form still type-checks (at run time "chat:undefined" is refused).
 session({
   getSessionKey: (ctx) => `chat:${ctx.chatId}`,
   initial: () => ({ topic: "" }),
 });
-session({
-  getSessionKey: (ctx) => `${ctx.senderId}:${ctx.chatId}`,
-  initial: () => ({ preferences: {} }),
-});
+// @ts-expect-error: keyOf interpolates ids, not objects
+keyOf`chat:${{ id: 1 }}`;
 // @ts-expect-error: a session key is a string or a number
 session({ getSessionKey: () => ({ id: 1 }) });
 // @ts-expect-error: initial returns an object
