@@ -48,30 +48,43 @@ function id(value: unknown): string | undefined {
 
 function chatIdOf(ctx: SessionContext): string | undefined {
   // The raw chat first, for the same reason as in perUser.
-  return rawChatId(field(field(ctx, "payload"), "chat")) ?? id(field(ctx, "chatId")) ??
+  const payload = field(ctx, "payload") as { chat?: { id?: unknown } } | undefined;
+  return rawChatId(payload?.chat) ?? id(field(ctx, "chatId")) ??
     id(field(field(ctx, "chat"), "id"));
 }
 
 /**
- * Ids of the accounts Telegram puts in `from` when the real sender is a chat:
- * anonymous group admins (`GroupAnonymousBot`), posts on behalf of a channel
- * (`Channel_Bot`) and automatic forwards from a linked channel (Telegram,
- * 777000). Shared by every chat on Telegram, so never a user's session.
+ * Whether `id` is one of the accounts Telegram puts in `from` when the real
+ * sender is a chat: anonymous group admins (`GroupAnonymousBot`), posts on
+ * behalf of a channel (`Channel_Bot`), automatic forwards from a linked
+ * channel (Telegram, 777000). Every chat on Telegram shares them, so they are
+ * never a user's session.
  */
-const PLACEHOLDER_SENDERS: ReadonlySet<number> = new Set([1087968824, 136817688, 777000]);
+function isPlaceholderSender(id: number): boolean {
+  return id === 1087968824 || id === 136817688 || id === 777000;
+}
+
+/** The fields of a raw Telegram object that name its sender. */
+interface RawSender {
+  from?: { id?: unknown };
+  user?: { id?: unknown };
+  sender_chat?: { id?: unknown };
+  actor_chat?: { id?: unknown };
+  voter_chat?: { id?: unknown };
+}
 
 /**
  * The chat a message (or reaction, or poll answer) was sent on behalf of:
  * `sender_chat` of messages (also channel posts), `actor_chat` of anonymous
  * reactions, `voter_chat` of anonymous poll answers.
  */
-function senderChatOf(payload: unknown): string | undefined {
-  return rawChatId(field(payload, "sender_chat")) ?? rawChatId(field(payload, "actor_chat")) ??
-    rawChatId(field(payload, "voter_chat"));
+function senderChatOf(payload: RawSender): string | undefined {
+  return rawChatId(payload.sender_chat) ?? rawChatId(payload.actor_chat) ??
+    rawChatId(payload.voter_chat);
 }
 
-function rawChatId(chat: unknown): string | undefined {
-  const value = field(chat, "id");
+function rawChatId(chat: { id?: unknown } | undefined): string | undefined {
+  const value = chat?.id;
   return typeof value === "number" ? String(value) : undefined;
 }
 
@@ -94,20 +107,20 @@ function rawChatId(chat: unknown): string | undefined {
 export function perUser(ctx: SessionContext): string | undefined {
   // The raw update first: GramIO's `senderId` getter builds a User object on
   // every read (~0.3 µs per update with its garbage). Same id.
-  const payload = field(ctx, "payload");
-  const from = field(field(payload, "from"), "id");
+  const raw = field(ctx, "payload");
+  const payload = (typeof raw === "object" && raw !== null ? raw : {}) as RawSender;
+  const from = payload.from?.id;
   if (typeof from === "number") {
-    const senderChat = field(payload, "sender_chat");
-    if (senderChat !== undefined) return senderChatKey(rawChatId(senderChat));
+    if (payload.sender_chat !== undefined) return senderChatKey(rawChatId(payload.sender_chat));
     // A placeholder without sender_chat: nobody's session.
-    return PLACEHOLDER_SENDERS.has(from) ? undefined : String(from);
+    return isPlaceholderSender(from) ? undefined : String(from);
   }
   const senderChat = senderChatOf(payload);
   if (senderChat !== undefined) return `senderChat:${senderChat}`;
-  // Reactions carry the user as `user` and have no `senderId`.
-  const user = id(field(field(payload, "user"), "id")) ?? id(field(ctx, "senderId")) ??
+  // Reactions and poll answers carry the user as `user`.
+  const user = id(payload.user?.id) ?? id(field(ctx, "senderId")) ??
     id(field(field(ctx, "user"), "id")) ?? id(field(field(ctx, "from"), "id"));
-  return user === undefined || PLACEHOLDER_SENDERS.has(Number(user)) ? undefined : user;
+  return user === undefined || isPlaceholderSender(Number(user)) ? undefined : user;
 }
 
 function senderChatKey(chat: string | undefined): string | undefined {
@@ -253,6 +266,11 @@ export function keyOf(
  * produces: `chat:undefined`, `user_null`, `NaN`.
  */
 const MISSING_PART = /(?:^|[^A-Za-z0-9])(?:undefined|null|NaN)(?:[^A-Za-z0-9]|$)/;
+
+/** Whether a custom key was built from a missing value: one regex test, no allocation. */
+export function hasMissingPart(key: string): boolean {
+  return MISSING_PART.test(key);
+}
 
 /** The missing value a custom key was built from (`"undefined"`...), if any. */
 export function missingPartOf(key: string): string | undefined {

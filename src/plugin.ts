@@ -8,7 +8,13 @@
 import { contextsMappings, type DeriveDefinitions, Plugin } from "gramio";
 import { SessionError } from "./errors.ts";
 import { log } from "./log.ts";
-import { BUILT_IN_STRATEGIES, missingPartOf, perUser, type SessionContext } from "./keys.ts";
+import {
+  BUILT_IN_STRATEGIES,
+  hasMissingPart,
+  missingPartOf,
+  perUser,
+  type SessionContext,
+} from "./keys.ts";
 import {
   createRuntime,
   type SessionAssignment,
@@ -103,7 +109,7 @@ export function session<
       isThenable(resolved) ? await resolved : resolved,
     );
     let unsafeKey: string | undefined;
-    if (checkKeys && sessionKey !== undefined && missingPartOf(sessionKey) !== undefined) {
+    if (checkKeys && sessionKey !== undefined && hasMissingPart(sessionKey)) {
       unsafeKey = sessionKey;
       sessionKey = undefined;
     }

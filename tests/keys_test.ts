@@ -293,7 +293,7 @@ Deno.test("perUserInChat: two channels posting in one group do not share a sessi
   assert.equal(await storage.get(`${GROUP_ANONYMOUS_BOT.id}:-1001`), undefined);
 });
 
-Deno.test("key spaces: user, sender chat, chat and user-in-chat keys never overlap", async () => {
+Deno.test("key spaces: user, sender chat and chat keys never overlap nor hold a placeholder id", async () => {
   const samples = [
     updates.message(42, "hi", -1001),
     chatSenders.anonymousAdmin(-1001),
@@ -312,6 +312,9 @@ Deno.test("key spaces: user, sender chat, chat and user-in-chat keys never overl
         `${key}: ${earlier} and ${strategy.name}`,
       );
       owner.set(key, strategy.name);
+      for (const placeholder of [GROUP_ANONYMOUS_BOT, CHANNEL_BOT, TELEGRAM]) {
+        assert.ok(!key.split(":").includes(String(placeholder.id)), `${key}: a placeholder id`);
+      }
       if (strategy !== perUser) {
         assert.doesNotMatch(key, /^\d+$/, "only perUser keys are bare user ids");
       }
