@@ -142,6 +142,13 @@ export class SessionState implements SessionSlot {
     if (value === null || value === undefined) return this.#clearByAssignment();
     if (!this.#runtime.lazy) return this.replace(value);
     const copy = this.#ownCopy(value);
+    if (this.#clearing) {
+      // After `= null` in this update: replaces the cleared session, once cleared.
+      const replaced = this.#clearing.then(() => (this.#install(copy), copy));
+      replaced.catch(() => {}); // the commit reports it
+      this.#clearing = this.#loading = replaced;
+      return;
+    }
     if (this.data) {
       this.#install(copy);
       this.#loading = Promise.resolve(copy);

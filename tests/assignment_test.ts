@@ -209,6 +209,23 @@ for (const lazy of [false, true]) {
   }
 }
 
+for (const lazy of [false, true]) {
+  Deno.test(`${lazy ? "lazy" : "eager"}: assignments apply in order, also after = null`, async () => {
+    const storage = inMemoryStorage();
+    await storage.set("13", { n: 5 });
+    const bot = testBot()
+      .extend(session({ storage, lazy, initial: () => ({ n: 0 }) }))
+      .on("message", (context) => {
+        context.session = { n: 1 };
+        context.session = null;
+        context.session = { n: 3 };
+      });
+    await bot.updates.handleUpdate(updates.message(13));
+    assert.deepEqual(errorsOf(bot), []);
+    assert.deepEqual(await storage.get("13"), { n: 3 });
+  });
+}
+
 Deno.test("eager: the save waits for a clear by assignment, so the old data never comes back", async () => {
   const storage = inMemoryStorage();
   await storage.set("10", { n: 5, secret: "x" });
