@@ -140,15 +140,18 @@ export class SessionState implements SessionSlot {
   write(value: unknown): void {
     if (this.#closed) return this.finished().write(value);
     if (value === null || value === undefined) return this.#clearByAssignment();
-    if (!this.#runtime.lazy) return this.replace(value);
-    const copy = this.#ownCopy(value);
+    const { lazy } = this.#runtime;
     if (this.#clearing) {
       // After `= null` in this update: replaces the cleared session, once cleared.
+      const copy = this.#ownCopy(value);
       const replaced = this.#clearing.then(() => (this.#install(copy), copy));
       replaced.catch(() => {}); // the commit reports it
-      this.#clearing = this.#loading = replaced;
+      this.#clearing = replaced;
+      if (lazy) this.#loading = replaced;
       return;
     }
+    if (!lazy) return this.replace(value);
+    const copy = this.#ownCopy(value);
     if (this.data) {
       this.#install(copy);
       this.#loading = Promise.resolve(copy);
@@ -159,14 +162,21 @@ export class SessionState implements SessionSlot {
     if (!this.#loading) this.load();
   }
 
-  /** `ctx[key] = null`: `$clear()`, which the commit waits for (a setter cannot be awaited). */
+  /**
+   * `ctx[key] = null`: `$clear()`, which the commit waits for (a setter cannot
+   * be awaited). Lazy: after the load, and reads wait for it too.
+   */
   #clearByAssignment(): void {
-    const clearing = this.#runtime.lazy
-      ? this.load().then(() => this.clear()).then(() => this.data!)
-      : this.clear();
+    const { lazy } = this.#runtime;
+    const before = this.#clearing ?? (lazy ? this.load() : undefined);
+    const clearing = before === undefined ? this.clear() : before.then(() => this.clear());
     clearing.catch(() => {}); // the commit reports it
     this.#clearing = clearing;
-    if (this.#runtime.lazy) this.#loading = clearing as Promise<object>;
+    if (lazy) {
+      const cleared = clearing.then(() => this.data!);
+      cleared.catch(() => {}); // as in load()
+      this.#loading = cleared;
+    }
   }
 
   /** The stand-in once the update is over: refuses with the reason and holds no session data. */

@@ -219,10 +219,13 @@ for (const lazy of [false, true]) {
         context.session = { n: 1 };
         context.session = null;
         context.session = { n: 3 };
+        context.session = null;
+        context.session = undefined;
+        context.session = { n: 6 };
       });
     await bot.updates.handleUpdate(updates.message(13));
     assert.deepEqual(errorsOf(bot), []);
-    assert.deepEqual(await storage.get("13"), { n: 3 });
+    assert.deepEqual(await storage.get("13"), { n: 6 });
   });
 }
 
