@@ -42,6 +42,15 @@ export interface SetOptions {
 export interface Storage<Value = unknown> {
   /** A short name for debug logs (`"deno-kv"`, `"redis"`, `"memory"`). */
   readonly name?: string;
+  /**
+   * `true` when the storage keeps `Date`, `Map`, `Set`, `BigInt`, `undefined`
+   * and repeated references as they are (this package's Deno KV, Redis and
+   * in-memory storages). A storage that does not say so is treated as
+   * JSON-only, like the `@gramio/storage-*` adapters: sessions that JSON would
+   * change are stored in an encoded form, and values nothing can encode
+   * (class instances, functions) are refused at save.
+   */
+  readonly richValues?: boolean;
   /** The stored value, or `undefined` when there is none. */
   get(key: string): MaybePromise<Value | undefined | null>;
   /** Stores `value` under `key`, replacing what was there. */

@@ -117,6 +117,8 @@ export interface DenoKvStorageOptions {
  */
 export interface DenoKvStorage<Value = unknown>
   extends VersionedStorage<Value>, ListableStorage<Value> {
+  /** Values keep KV's structured clone: `Date`, `Map`, `Set`... are kept. */
+  readonly richValues: true;
   /** The stored session, `undefined` when there is none. */
   get(key: string): Promise<Value | undefined>;
   /**
@@ -127,8 +129,8 @@ export interface DenoKvStorage<Value = unknown>
   set(key: string, value: Value, options?: SetOptions): Promise<void>;
   /** Whether a session is stored under `key`. */
   has(key: string): Promise<boolean>;
-  /** Removes the session and its chunks in one atomic commit. */
-  delete(key: string): Promise<void>;
+  /** Removes the session and its chunks in one atomic commit; resolves `true` when there was one. */
+  delete(key: string): Promise<boolean>;
   /**
    * Removes the session and its chunks in one atomic commit, only if the head
    * is still at `version` (`null`: only if there is none). Resolves whether it
@@ -474,6 +476,7 @@ export function denoKvStorage<Value = unknown>(
 
   return {
     name: "deno-kv",
+    richValues: true,
     async get(key: string): Promise<Value | undefined> {
       return (await read(key)).value;
     },
@@ -484,8 +487,16 @@ export function denoKvStorage<Value = unknown>(
       const db = resolved ?? await database();
       return (await db.get(headKey(key), readOptions)).versionstamp !== null;
     },
-    async delete(key: string): Promise<void> {
-      await remove(key, undefined);
+    async delete(key: string): Promise<boolean> {
+      const db = resolved ?? await database();
+      // Whether a session was there (@gramio/storage's contract): the head
+      // read, then deleted only if it is still that head.
+      for (let attempt = 1; attempt < READ_ATTEMPTS; attempt++) {
+        const { versionstamp } = await db.get(headKey(key), STRONG);
+        if (await remove(key, versionstamp)) return versionstamp !== null;
+      }
+      await remove(key, undefined); // rewritten during every read: something was there
+      return true;
     },
     deleteIfVersion(key: string, version: string | null): Promise<boolean> {
       return remove(key, version);

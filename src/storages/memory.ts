@@ -7,9 +7,26 @@ import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } fr
  *
  * Stored values are deep copies (with Deno KV's structured-clone rules), so a
  * handler that keeps a reference to its session after the update cannot change
- * what is stored. It supports compare-and-set and listing like Deno KV.
+ * what is stored. It supports compare-and-set and listing like Deno KV. It is
+ * synchronous, and fits `@gramio/storage`'s `Storage` (for `@gramio/scenes`
+ * and other plugins that take a storage) as it is.
  */
-export interface InMemoryStorage extends VersionedStorage, ListableStorage {
+export interface InMemoryStorage<Value = unknown>
+  extends VersionedStorage<Value>, ListableStorage<Value> {
+  /** Values are structured clones: `Date`, `Map`, `Set`... are kept. */
+  readonly richValues: true;
+  /** A copy of the stored value, `undefined` when there is none. */
+  get(key: string): Value | undefined;
+  /** Stores a copy of `value`; `options.ttl` drops it after that many milliseconds. */
+  set(key: string, value: Value, options?: SetOptions): void;
+  /** Whether a value is stored under `key`. */
+  has(key: string): boolean;
+  /** Removes the value; `true` when there was one. */
+  delete(key: string): boolean;
+  /** A copy of the stored value with its version. */
+  getVersioned(key: string): VersionedValue<Value>;
+  /** Writes only if the stored version is still `version`; whether it wrote. */
+  setIfVersion(key: string, value: Value, version: string | null, options?: SetOptions): boolean;
   /** Deletes only if the stored version is still `version` (`null`: nothing stored). */
   deleteIfVersion(key: string, version: string | null): boolean;
 }
@@ -37,9 +54,9 @@ interface Entry {
  * @param options.clock Milliseconds since the epoch, for `SetOptions.ttl`
  * housekeeping; tests inject one. Defaults to `Date.now`.
  */
-export function inMemoryStorage(
+export function inMemoryStorage<Value = unknown>(
   options: { clock?: () => number } = {},
-): InMemoryStorage {
+): InMemoryStorage<Value> {
   const clock = options.clock ?? Date.now;
   const entries = new Map<string, Entry>();
   let versions = 0;
@@ -62,18 +79,23 @@ export function inMemoryStorage(
 
   return {
     name: "memory",
+    richValues: true,
     get: (key) => {
       const entry = live(key);
-      return entry && cloneValue(entry.value);
+      return entry && cloneValue(entry.value as Value);
     },
     set: (key, value, options) => write(key, value, options),
     has: (key) => live(key) !== undefined,
-    delete: (key) => entries.delete(key),
+    delete: (key) => {
+      const existed = live(key) !== undefined;
+      entries.delete(key);
+      return existed;
+    },
     // Synchronous, like get and set: the plugin skips a microtask per call.
-    getVersioned(key): VersionedValue {
+    getVersioned(key): VersionedValue<Value> {
       const entry = live(key);
       return entry
-        ? { value: cloneValue(entry.value), version: entry.version }
+        ? { value: cloneValue(entry.value as Value), version: entry.version }
         : { value: undefined, version: null };
     },
     setIfVersion(key, value, version, options): boolean {

@@ -164,21 +164,24 @@ export interface RedisStorageOptions {
  * const storage: RedisStorage = redisStorage(new Redis());
  * ```
  */
-export interface RedisStorage extends VersionedStorage, ListableStorage {
+export interface RedisStorage<Value = unknown>
+  extends VersionedStorage<Value>, ListableStorage<Value> {
+  /** Values are stored with devalue: `Date`, `Map`, `Set`... are kept. */
+  readonly richValues: true;
   /** The stored value, or `undefined` when there is none. */
-  get(key: string): Promise<unknown>;
+  get(key: string): Promise<Value | undefined>;
   /** Stores `value`; `options.ttl` becomes `PX`. */
-  set(key: string, value: unknown, options?: SetOptions): Promise<void>;
+  set(key: string, value: Value, options?: SetOptions): Promise<void>;
   /** Whether a value is stored under `key` (`EXISTS`). */
   has(key: string): Promise<boolean>;
   /** Removes the value; resolves `true` when there was one. */
   delete(key: string): Promise<boolean>;
   /** Reads a value with its version token. */
-  getVersioned(key: string): Promise<VersionedValue>;
+  getVersioned(key: string): Promise<VersionedValue<Value>>;
   /** Writes only if the stored version is still `version` (Lua script); resolves whether it wrote. */
   setIfVersion(
     key: string,
-    value: unknown,
+    value: Value,
     version: string | null,
     options?: SetOptions,
   ): Promise<boolean>;
@@ -451,10 +454,10 @@ const scriptShas = new Map<string, Promise<string>>();
  * const storage = redisStorage(Bun.redis);
  * ```
  */
-export function redisStorage(
+export function redisStorage<Value = unknown>(
   client: RedisClientLike | RedisClusterLike,
   options: RedisStorageOptions = {},
-): RedisStorage {
+): RedisStorage<Value> {
   const connection = connectionOf(client);
   const { command } = connection;
   const prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -480,9 +483,10 @@ export function redisStorage(
 
   return {
     name: "redis",
+    richValues: true,
     async get(key) {
       const raw = await read(key);
-      return raw === null ? undefined : decode(key, raw);
+      return raw === null ? undefined : decode(key, raw) as Value;
     },
     async set(key, value, setOptions) {
       const args = ["SET", prefix + key, encode(key, value, newVersion())];
@@ -496,10 +500,10 @@ export function redisStorage(
     async delete(key) {
       return Number(await command(["DEL", prefix + key])) > 0;
     },
-    async getVersioned(key): Promise<VersionedValue> {
+    async getVersioned(key): Promise<VersionedValue<Value>> {
       const raw = await read(key);
       if (raw === null) return { value: undefined, version: null };
-      return { value: decode(key, raw), version: await versionOf(raw) };
+      return { value: decode(key, raw) as Value, version: await versionOf(raw) };
     },
     async setIfVersion(key, value, version, setOptions): Promise<boolean> {
       const written = await evalScript(SET_IF_VERSION, [
