@@ -30,6 +30,7 @@ export function calls(): Calls {
  */
 export function countedStorage(inner: Storage, seen: Calls): Storage {
   const counted: Storage = {
+    richValues: inner.richValues,
     get: (key) => (seen.reads++, inner.get(key)),
     set: (
       key,

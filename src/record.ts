@@ -5,8 +5,18 @@
  * data version. Both forms are read whatever the options, so turning `ttl` or
  * `migrations` on or off keeps existing sessions.
  *
+ * For a JSON-only storage (one without `richValues`, such as the
+ * `@gramio/storage-*` adapters), data that JSON would change (a `Date` turned
+ * into a string, a `Set` into `{}`) is stored encoded with devalue in an
+ * envelope with `encoding: "devalue"`; data JSON keeps exactly is stored as
+ * before. Values devalue cannot encode either (class instances, functions)
+ * are refused with an error naming the session key and the field.
+ *
  * @module
  */
+
+import { DevalueError, parse, stringify } from "devalue";
+import { SessionDataError, SessionError } from "./errors.ts";
 
 /** The envelope's marker field; its value is the envelope format version. */
 export const ENVELOPE_MARK = "@gramio/session";
@@ -25,29 +35,121 @@ interface Envelope {
   data: unknown;
   expiresAt?: number;
   version?: number;
+  /** `"devalue"`: `data` is a devalue string (written for a JSON-only storage). */
+  encoding?: string;
 }
 
-/** The stored form of a record. */
-export function encodeRecord(record: SessionRecord): unknown {
-  if (record.expiresAt === undefined && record.version === undefined) {
+/** The only `encoding` there is. */
+const DEVALUE = "devalue";
+
+/**
+ * The stored form of a record. `forJson`: the storage keeps JSON only, so
+ * data JSON would change is encoded; `sessionKey` names it in the error
+ * when it cannot be.
+ */
+export function encodeRecord(record: SessionRecord, forJson = false, sessionKey = ""): unknown {
+  const encoded = forJson && !jsonKeeps(record.data, undefined);
+  if (!encoded && record.expiresAt === undefined && record.version === undefined) {
     return record.data;
   }
-  const envelope: Envelope = { [ENVELOPE_MARK]: 1, data: record.data };
+  const envelope: Envelope = {
+    [ENVELOPE_MARK]: 1,
+    data: encoded ? encodeData(record.data, sessionKey) : record.data,
+  };
   if (record.expiresAt !== undefined) envelope.expiresAt = record.expiresAt;
   if (record.version !== undefined) envelope.version = record.version;
+  if (encoded) envelope.encoding = DEVALUE;
   return envelope;
 }
 
-/** Reads a stored value written by {@linkcode encodeRecord} or by any older plugin. */
-export function decodeRecord(stored: unknown): SessionRecord {
+/**
+ * Reads a stored value written by {@linkcode encodeRecord} or by any older
+ * plugin. Throws `SessionDataError` for an encoded record it cannot decode.
+ */
+export function decodeRecord(stored: unknown, sessionKey = ""): SessionRecord {
   if (isEnvelope(stored)) {
-    const { data, expiresAt, version } = stored;
-    return { data, expiresAt, version };
+    const { data, expiresAt, version, encoding } = stored;
+    if (encoding === undefined) return { data, expiresAt, version };
+    return { data: decodeData(data, encoding, sessionKey), expiresAt, version };
   }
   return { data: stored };
 }
 
-const ENVELOPE_FIELDS = new Set([ENVELOPE_MARK, "data", "expiresAt", "version"]);
+function encodeData(data: unknown, sessionKey: string): string {
+  try {
+    return stringify(data);
+  } catch (error) {
+    const path = error instanceof DevalueError ? error.path.replace(/^\./, "") : "";
+    throw new SessionError(
+      `Session "${sessionKey}" was not saved: the value at "${
+        path || "(root)"
+      }" cannot be stored ` +
+        `(${
+          (error as Error).message
+        }). This storage keeps JSON only; the plugin encodes Date, Map, Set, ` +
+        "BigInt, RegExp, typed arrays, undefined and repeated references for it, but not class instances, " +
+        "functions or symbols. Store plain data there (e.g. the instance's fields). Nothing was written.",
+      sessionKey,
+      { cause: error },
+    );
+  }
+}
+
+function decodeData(data: unknown, encoding: string, sessionKey: string): unknown {
+  if (encoding !== DEVALUE || typeof data !== "string") {
+    throw new SessionDataError(
+      sessionKey,
+      `encoded as ${
+        JSON.stringify(encoding)
+      }, which this version cannot read (written by a newer version?)`,
+    );
+  }
+  try {
+    return parse(data);
+  } catch (error) {
+    throw new SessionDataError(sessionKey, `undecodable (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Whether a JSON round trip gives `value` back as it is: plain objects and
+ * arrays of strings, finite numbers, booleans and null, each object reached
+ * once. A field set to `undefined` counts as kept (JSON leaves it out, and it
+ * reads the same). Anything else (Date, Map, Set, BigInt, NaN, -0, holes,
+ * cycles, shared references, class instances) is not.
+ */
+function jsonKeeps(value: unknown, seen: Set<object> | undefined): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  seen ??= new Set();
+  if (seen.has(value)) return false;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value) || !jsonKeeps(value[i], seen)) return false;
+    }
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  for (const field of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[field];
+    if (child !== undefined && !jsonKeeps(child, seen)) return false;
+  }
+  return true;
+}
+
+const ENVELOPE_FIELDS = new Set([ENVELOPE_MARK, "data", "expiresAt", "version", "encoding"]);
 
 /**
  * An envelope has the mark, `data`, and nothing but envelope fields, so a
@@ -59,5 +161,6 @@ function isEnvelope(stored: unknown): stored is Envelope {
   if (envelope[ENVELOPE_MARK] !== 1 || !Object.hasOwn(envelope, "data")) return false;
   for (const key in envelope) if (!ENVELOPE_FIELDS.has(key)) return false;
   return (envelope.expiresAt === undefined || typeof envelope.expiresAt === "number") &&
-    (envelope.version === undefined || typeof envelope.version === "number");
+    (envelope.version === undefined || typeof envelope.version === "number") &&
+    (envelope.encoding === undefined || typeof envelope.encoding === "string");
 }

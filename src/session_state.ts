@@ -321,7 +321,14 @@ export class SessionState implements SessionSlot {
 
   #fromStored(stored: unknown): object | Promise<object> {
     if (stored === undefined || stored === null) return this.#fresh();
-    const record = decodeRecord(stored);
+    let record: SessionRecord;
+    try {
+      record = decodeRecord(stored, this.#key);
+    } catch (error) {
+      // An encoded record that cannot be decoded: like any bad stored value.
+      if (!(error instanceof SessionDataError) || !this.#runtime.resetInvalid) throw error;
+      return this.#fresh();
+    }
     if (
       record.expiresAt !== undefined &&
       record.expiresAt <= this.#runtime.clock()
@@ -562,14 +569,19 @@ export class SessionState implements SessionSlot {
   }
 
   #encode(data: object): unknown {
-    const { ttl, clock, dataVersion } = this.#runtime;
-    return encodeRecord({
-      data,
-      expiresAt: ttl === undefined ? undefined : clock() + ttl,
-      // Without migrations here, keep the version the data is at, so adding
-      // migrations back later does not run old ones again.
-      version: dataVersion ?? this.#storedVersion,
-    });
+    const { ttl, clock, dataVersion, storage } = this.#runtime;
+    return encodeRecord(
+      {
+        data,
+        expiresAt: ttl === undefined ? undefined : clock() + ttl,
+        // Without migrations here, keep the version the data is at, so adding
+        // migrations back later does not run old ones again.
+        version: dataVersion ?? this.#storedVersion,
+      },
+      // A storage that does not say it keeps rich values may keep JSON only.
+      storage.richValues !== true,
+      this.#key,
+    );
   }
 
   /** Writes `data`; without a promise when the storage answers synchronously and nothing conflicts. */
@@ -722,7 +734,7 @@ export class SessionState implements SessionSlot {
   /** A stored value as session data; `undefined` when absent, expired or not an object. */
   #storedData(stored: unknown): object | undefined {
     if (stored === undefined || stored === null) return undefined;
-    const record = decodeRecord(stored);
+    const record = decodeRecord(stored, this.#key);
     if (
       record.expiresAt !== undefined &&
       record.expiresAt <= this.#runtime.clock()

@@ -189,6 +189,7 @@ export function countingStorage<S extends Storage>(
   };
   const counted: Storage & { calls: CallCounts } = {
     calls,
+    richValues: inner.richValues,
     get: (key) => (calls.get++, inner.get(key)),
     set: (
       key,
@@ -231,6 +232,7 @@ export function mapStorage(
 ): Storage & { map: Map<string, unknown> } {
   return {
     map,
+    richValues: true,
     get: (key) => structuredClone(map.get(key)),
     set: (key, value) => void map.set(key, structuredClone(value)),
     has: (key) => map.has(key),
@@ -251,6 +253,7 @@ export function gate(): { promise: Promise<void>; open: () => void } {
  */
 export function secondHandle(storage: VersionedStorage): VersionedStorage {
   const handle: VersionedStorage = {
+    richValues: storage.richValues,
     get: (key) => storage.get(key),
     set: (key, value, options) => storage.set(key, value, options),
     has: (key) => storage.has(key),
