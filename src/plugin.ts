@@ -24,6 +24,7 @@ import {
 } from "./options.ts";
 import { ContextProperty, RefusingSlot, type SessionSlot } from "./context_property.ts";
 import { SessionState } from "./session_state.ts";
+import { sessionKeyOnly } from "./shared_storage.ts";
 import { isThenable } from "./thenable.ts";
 import { runInUpdate } from "./update_scope.ts";
 
@@ -186,7 +187,7 @@ function normalizeKey(key: unknown): string | undefined {
   if (typeof key === "number") {
     return Number.isFinite(key) ? String(key) : undefined;
   }
-  if (typeof key === "string" && key !== "") return key;
+  if (typeof key === "string" && key !== "") return sessionKeyOnly(key, "getSessionKey");
   return undefined;
 }
 

@@ -11,6 +11,7 @@ import { SessionError, SessionStorageError } from "./errors.ts";
 import { createRuntime, type Session, type SessionOptions } from "./options.ts";
 import { SessionState } from "./session_state.ts";
 import { isListableStorage } from "./storage.ts";
+import { isOtherPluginKey, sessionKeyOnly } from "./shared_storage.ts";
 import { currentUpdate, needUpdateScope } from "./update_scope.ts";
 
 /** Reads, changes, deletes and lists sessions by their storage key. */
@@ -35,7 +36,11 @@ export interface SessionStore<Data extends object> {
    * concurrent save from another instance as a `SessionConflictError`.
    */
   delete(key: string): Promise<void>;
-  /** Every stored session key (expired ones until they are cleaned up; `get` skips those). */
+  /**
+   * Every stored session key (expired ones until they are cleaned up; `get`
+   * skips those). Records of GramIO's other plugins sharing the storage
+   * (`@gramio/scenes:<userId>`) are not listed.
+   */
   keys(): AsyncIterable<string>;
 }
 
@@ -74,7 +79,7 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
         `sessionStore: a session key is a non-empty string, got ${JSON.stringify(key)}.`,
       );
     }
-    return key;
+    return sessionKeyOnly(key, "sessionStore");
   };
   // Called from a handler, the lock is taken on behalf of that update, so a
   // wait that would deadlock with another update is refused, not hung.
@@ -124,7 +129,12 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
             "inMemoryStorage can; a custom storage needs a keys() method (see ListableStorage).",
         );
       }
-      return storage.keys();
+      return sessionKeys(storage.keys());
     },
   };
+}
+
+/** The keys of sessions, without the records of other plugins sharing the storage (scenes). */
+async function* sessionKeys(keys: AsyncIterable<string>): AsyncIterable<string> {
+  for await (const key of keys) if (!isOtherPluginKey(key)) yield key;
 }
