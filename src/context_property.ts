@@ -23,6 +23,7 @@
  */
 
 import { contextsMappings } from "gramio";
+import { SessionError } from "./errors.ts";
 
 /** What the property reads and writes for one update: a session, or a refusal. */
 export interface SessionSlot {
@@ -232,24 +233,74 @@ function accessor(name: string, { table, overflow }: Shared, finished: symbol): 
     return slotOf(this)?.read();
   };
   Object.defineProperty(get, ACCESSOR_MARK, { value: true });
-  return {
-    configurable: true,
-    enumerable: false,
-    get,
-    set(this: object, value: unknown) {
-      const slot = slotOf(this);
-      if (slot !== undefined) {
-        slot.write(value);
-        return;
-      }
-      Object.defineProperty(this, name, {
-        value,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-    },
+  const set = function (this: object, value: unknown): void {
+    const slot = slotOf(this);
+    if (slot !== undefined) {
+      if (copiedByDerive(set)) throw derivedSession(name);
+      slot.write(value);
+      return;
+    }
+    Object.defineProperty(this, name, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
   };
+  return { configurable: true, enumerable: false, get, set };
+}
+
+/** V8's stack API (Deno, Node): structured frames instead of text. */
+type V8ErrorConstructor = ErrorConstructor & {
+  captureStackTrace?(target: object, below?: (...args: never[]) => unknown): void;
+  prepareStackTrace?: unknown;
+  stackTraceLimit?: number;
+};
+
+interface CallSite {
+  getFunctionName(): string | null;
+}
+
+/**
+ * Whether the assignment `setter` is running for comes from GramIO copying a
+ * derive's (or decorate's) result onto the context: `Object.assign(ctx,
+ * result)` called from a middleware that GramIO names `derive...` or
+ * `decorate`. A handler's `ctx.session = value` is called from elsewhere. Only
+ * V8 exposes the frames (Deno, Node); on other engines this answers `false`
+ * and such an assignment replaces the session like a handler's. Costs a few
+ * microseconds per assignment of the property, nothing otherwise.
+ */
+function copiedByDerive(setter: (...args: never[]) => unknown): boolean {
+  const V8Error = Error as V8ErrorConstructor;
+  if (typeof V8Error.captureStackTrace !== "function") return false;
+  const { prepareStackTrace, stackTraceLimit } = V8Error;
+  const holder: { stack?: unknown } = {};
+  let sites: unknown;
+  try {
+    V8Error.prepareStackTrace = (_: unknown, frames: unknown) => frames;
+    V8Error.stackTraceLimit = 2;
+    V8Error.captureStackTrace(holder, setter); // frames from the setter's caller on
+    sites = holder.stack;
+  } catch {
+    return false;
+  } finally {
+    V8Error.prepareStackTrace = prepareStackTrace;
+    V8Error.stackTraceLimit = stackTraceLimit;
+  }
+  if (!Array.isArray(sites) || sites.length < 2) return false;
+  const [assign, caller] = sites as CallSite[];
+  return typeof assign?.getFunctionName === "function" &&
+    assign.getFunctionName() === "assign" &&
+    /^(?:derive|decorate)(?::|$)/.test(caller?.getFunctionName?.() ?? "");
+}
+
+function derivedSession(name: string): SessionError {
+  return new SessionError(
+    `A derive (or decorate) after session() returned a "${name}" property: GramIO copies it onto the ` +
+      `context, which would replace this update's session with it, unnoticed. Give the derived value ` +
+      `another name, or change the session's fields inside the derive (ctx.${name}.x = ...) instead of ` +
+      "returning it. (A derive before session() that sets it is refused too.)",
+  );
 }
 
 function isOurs(descriptor: PropertyDescriptor): boolean {
