@@ -118,22 +118,21 @@ function decodeData(data: unknown, encoding: string, sessionKey: string): unknow
  * reads the same). Anything else (Date, Map, Set, BigInt, NaN, -0, holes,
  * cycles, shared references, class instances) is not.
  */
-function jsonKeeps(value: unknown, seen: Set<object> | undefined): boolean {
+function jsonKeeps(value: unknown, seen: Visited | undefined): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
       return true;
     case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0);
     case "object":
       break;
     default:
       return false;
   }
   if (value === null) return true;
-  seen ??= new Set();
-  if (seen.has(value)) return false;
-  seen.add(value);
+  seen ??= new Visited();
+  if (!seen.first(value)) return false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       if (!(i in value) || !jsonKeeps(value[i], seen)) return false;
@@ -142,11 +141,30 @@ function jsonKeeps(value: unknown, seen: Set<object> | undefined): boolean {
   }
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return false;
-  for (const field of Object.keys(value)) {
+  for (const field in value) {
     const child = (value as Record<string, unknown>)[field];
     if (child !== undefined && !jsonKeeps(child, seen)) return false;
   }
   return true;
+}
+
+/** Objects reached so far: a short list (cheaper than a Set for small sessions), then a Set. */
+class Visited {
+  #list: object[] = [];
+  #set: Set<object> | undefined;
+
+  /** Whether `value` is reached for the first time; remembers it. */
+  first(value: object): boolean {
+    if (this.#set) {
+      if (this.#set.has(value)) return false;
+      this.#set.add(value);
+      return true;
+    }
+    if (this.#list.includes(value)) return false;
+    this.#list.push(value);
+    if (this.#list.length > 32) this.#set = new Set(this.#list);
+    return true;
+  }
 }
 
 const ENVELOPE_FIELDS = new Set([ENVELOPE_MARK, "data", "expiresAt", "version", "encoding"]);
