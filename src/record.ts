@@ -80,14 +80,11 @@ function encodeData(data: unknown, sessionKey: string): string {
     return stringify(data);
   } catch (error) {
     const path = error instanceof DevalueError ? error.path.replace(/^\./, "") : "";
+    const reason = error instanceof Error ? error.message : String(error);
     throw new SessionError(
-      `Session "${sessionKey}" was not saved: the value at "${
-        path || "(root)"
-      }" cannot be stored ` +
-        `(${
-          (error as Error).message
-        }). This storage keeps JSON only; the plugin encodes Date, Map, Set, ` +
-        "BigInt, RegExp, typed arrays, undefined and repeated references for it, but not class instances, " +
+      `Session "${sessionKey}" was not saved: the value at "${path || "(root)"}" cannot be ` +
+        `stored (${reason}). This storage keeps JSON only; the plugin encodes Date, Map, Set, BigInt, ` +
+        "RegExp, typed arrays, undefined and repeated references for it, but not class instances, " +
         "functions or symbols. Store plain data there (e.g. the instance's fields). Nothing was written.",
       sessionKey,
       { cause: error },
@@ -97,17 +94,17 @@ function encodeData(data: unknown, sessionKey: string): string {
 
 function decodeData(data: unknown, encoding: string, sessionKey: string): unknown {
   if (encoding !== DEVALUE || typeof data !== "string") {
+    const what = `encoded as ${JSON.stringify(encoding)}`;
     throw new SessionDataError(
       sessionKey,
-      `encoded as ${
-        JSON.stringify(encoding)
-      }, which this version cannot read (written by a newer version?)`,
+      `${what}, which this version cannot read (written by a newer version?)`,
     );
   }
   try {
     return parse(data);
   } catch (error) {
-    throw new SessionDataError(sessionKey, `undecodable (${(error as Error).message})`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SessionDataError(sessionKey, `undecodable (${reason})`);
   }
 }
 
