@@ -283,10 +283,13 @@ function copiedByDerive(setter: (...args: never[]) => unknown): boolean {
     V8Error.captureStackTrace(holder, setter); // frames from the setter's caller on
     sites = holder.stack;
   } catch {
-    return false;
-  } finally {
+    // A frozen Error (hardened runtimes): no frames, treated as an assignment.
+  }
+  try {
     V8Error.prepareStackTrace = prepareStackTrace;
     V8Error.stackTraceLimit = stackTraceLimit;
+  } catch {
+    // Frozen: nothing was changed.
   }
   if (!Array.isArray(sites) || sites.length < 2) return false;
   const [assign, caller] = sites as CallSite[];

@@ -402,3 +402,28 @@ Deno.test("assigning ctx.session in a handler or a derive's body still replaces 
   assert.deepEqual(storage.get("704"), { count: 200 });
   assert.deepEqual(errorsOf(bot), []);
 });
+
+Deno.test("telling a derive from an assignment leaves Error's stack settings as they were", async () => {
+  const v8Error = Error as ErrorConstructor & {
+    prepareStackTrace?: unknown;
+    stackTraceLimit: number;
+  };
+  const { prepareStackTrace, stackTraceLimit } = v8Error;
+  const mine = (error: Error) => `custom: ${error.message}`;
+  v8Error.prepareStackTrace = mine;
+  v8Error.stackTraceLimit = 7;
+  try {
+    const bot = testBot()
+      .extend(session({ storage: inMemoryStorage(), initial: counter }))
+      .on("message", (context) => {
+        context.session = { count: 1, $clear: context.session.$clear };
+      });
+    await bot.updates.handleUpdate(updates.message(705));
+    assert.deepEqual(errorsOf(bot), []);
+    assert.equal(v8Error.prepareStackTrace, mine);
+    assert.equal(v8Error.stackTraceLimit, 7);
+  } finally {
+    v8Error.prepareStackTrace = prepareStackTrace;
+    v8Error.stackTraceLimit = stackTraceLimit;
+  }
+});
