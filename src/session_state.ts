@@ -413,6 +413,13 @@ export class SessionState implements SessionSlot {
           `To delete the session, assign null or call ctx.${this.#runtime.property}.$clear().`,
       );
     }
+    // A `$clear` copied over from a session (`{ count: 1, $clear: ctx.session.$clear }`,
+    // the old way to satisfy the type) is not data: the copy gets its own.
+    const own = value as Record<string, unknown>;
+    if (typeof own.$clear === "function" && Object.hasOwn(own, "$clear")) {
+      const { $clear: _, ...data } = own;
+      return cloneValue(data);
+    }
     return cloneValue(value);
   }
 
