@@ -24,6 +24,7 @@
 
 import { contextsMappings } from "gramio";
 import { SessionError } from "./errors.ts";
+import { isThenable } from "./thenable.ts";
 
 /** What the property reads and writes for one update: a session, or a refusal. */
 export interface SessionSlot {
@@ -60,6 +61,90 @@ export abstract class RefusingSlot implements SessionSlot {
 
   finished(): SessionSlot {
     return this;
+  }
+}
+
+/** What a lazy session that was never loaded offers late: a read that takes no lock and is never saved. */
+export interface LateLook {
+  lookAfterTheEnd(): Promise<object>;
+}
+
+/**
+ * What the property is once its update is over. Late use (a handler's work
+ * it did not await, or a chain a plugin continued later) must not throw: it
+ * would run in a timer or a detached promise, where a throw takes the whole
+ * process down. So it gets the session as the update left it (lazy: a
+ * resolved Promise of it; never loaded: a read without a lock), nothing of it
+ * is ever saved, and the first use is reported to `bot.onError` (or the
+ * console) with the stack of the late use.
+ */
+export class LateUse implements SessionSlot {
+  #reported = false;
+
+  constructor(
+    readonly context: object,
+    private readonly lazy: boolean,
+    private readonly property: string,
+    private readonly key: string,
+    private readonly data: object | undefined,
+    private readonly source: LateLook | undefined,
+  ) {}
+
+  read(): unknown {
+    this.#report();
+    if (!this.lazy) return this.data;
+    if (this.data !== undefined || this.source === undefined) return Promise.resolve(this.data);
+    return this.source.lookAfterTheEnd().catch((error) => {
+      reportLateUse(this.context, error);
+      return {};
+    });
+  }
+
+  write(): void {
+    this.#report();
+  }
+
+  finished(): SessionSlot {
+    return this;
+  }
+
+  #report(): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    const { property } = this;
+    reportLateUse(
+      this.context,
+      new SessionError(
+        `ctx.${property} was used after its update had finished: nothing read or changed then is saved ` +
+          `(that use got the session as the update left it, and an assignment was ignored). Either a handler ` +
+          `started work it did not await (await it), or a plugin registered after session() went on with the ` +
+          `update later, as @gramio/media-group does (register that plugin before session()). ` +
+          `The stack below shows the late use.`,
+        this.key,
+      ),
+    );
+  }
+}
+
+/**
+ * Reports a problem found outside the update's own chain, where throwing
+ * would reach nobody: to the bot's `onError` handlers when the context has a
+ * GramIO bot, else to the console. Never throws.
+ */
+export function reportLateUse(context: object, error: unknown): void {
+  const bot = (context as { bot?: { errorHandler?: (ctx: object, error: unknown) => unknown } })
+    .bot;
+  const failed = (cause: unknown) =>
+    console.error("[gramio:session] bot.onError failed while reporting:", error, cause);
+  try {
+    if (typeof bot?.errorHandler !== "function") {
+      console.error("[gramio:session]", error);
+      return;
+    }
+    const handled = bot.errorHandler(context, error);
+    if (isThenable(handled)) Promise.resolve(handled).catch(failed);
+  } catch (cause) {
+    failed(cause);
   }
 }
 

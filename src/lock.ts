@@ -11,18 +11,45 @@
  * B holds "2" and waits for "1"), gets an error at once instead of hanging
  * forever.
  *
+ * No wait is unbounded either: a holder that keeps a key longer than the
+ * waiter's bound (`lockTimeout`) while others wait loses it. The next in line
+ * gets the key, and the holder is told (see {@linkcode LockTenant}) so that
+ * its own save, if it ever comes, checks for saves made meanwhile. A handler
+ * that never finishes, or that waits for a later update of the same user,
+ * then delays that user once by the bound instead of forever.
+ *
  * @module
  */
 
 import { SessionError } from "./errors.ts";
 
-/** Releases a held key; calling it twice is harmless. */
+/** Releases a held key; calling it twice, or after the key was taken away, is harmless. */
 export type Release = () => void;
+
+/** Who holds a key on behalf of an owner: told when the key was taken away from it. */
+export interface LockTenant {
+  /** The key was handed to a waiter after the bound; calling the release is now a no-op. */
+  evicted(): void;
+}
+
+/** An owner in line for a key. */
+interface Turn {
+  owner: object;
+  tenant: LockTenant | undefined;
+  /** Milliseconds this waiter lets a holder keep the key. */
+  bound: number;
+  grant: (release: Release) => void;
+}
 
 /** A held key: its holder, and the owners waiting for it (created on the first wait). */
 interface Held {
   holder: object;
-  queue: { owner: object; grant: (release: Release) => void }[] | undefined;
+  tenant: LockTenant | undefined;
+  /** The holder's release: a release that is not the current one does nothing. */
+  release: Release | undefined;
+  queue: Turn[] | undefined;
+  /** Armed only while someone waits: takes the key from a holder that keeps it too long. */
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** A table of per-key FIFO locks. */
@@ -39,10 +66,21 @@ export class KeyedLock {
    * holders release. Throws a {@linkcode SessionError} when `owner` already
    * holds `key` or when waiting would deadlock.
    */
-  acquire(key: string, owner: object): Release | Promise<Release> {
+  acquire(
+    key: string,
+    owner: object,
+    tenant?: LockTenant,
+    bound: number = Infinity,
+  ): Release | Promise<Release> {
     const held = this.#keys.get(key);
     if (held === undefined) {
-      const entry: Held = { holder: owner, queue: undefined };
+      const entry: Held = {
+        holder: owner,
+        tenant,
+        release: undefined,
+        queue: undefined,
+        timer: undefined,
+      };
       this.#keys.set(key, entry);
       return this.#releaser(key, entry);
     }
@@ -50,26 +88,74 @@ export class KeyedLock {
     const waits = this.#waiting.get(owner);
     if (waits) waits.add(key);
     else this.#waiting.set(owner, new Set([key]));
-    return new Promise<Release>((grant) => (held.queue ??= []).push({ owner, grant }));
+    return new Promise<Release>((grant) => {
+      (held.queue ??= []).push({ owner, tenant, bound, grant });
+      if (held.timer === undefined) this.#arm(key, held, bound);
+    });
+  }
+
+  /** Who holds `key` now (the update's context, or a sessionStore call's token). */
+  holderOf(key: string): object | undefined {
+    return this.#keys.get(key)?.holder;
   }
 
   /** Hands the key to the next in line, or frees it. */
   #releaser(key: string, entry: Held): Release {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    const release = () => {
+      if (entry.release !== release) return; // released already, or taken away
+      if (entry.timer !== undefined) {
+        clearTimeout(entry.timer);
+        entry.timer = undefined;
+      }
       const next = entry.queue?.shift();
       if (next === undefined) {
+        entry.release = undefined;
         this.#keys.delete(key);
         return;
       }
-      const waits = this.#waiting.get(next.owner);
-      waits?.delete(key);
-      if (waits?.size === 0) this.#waiting.delete(next.owner);
-      entry.holder = next.owner;
-      next.grant(this.#releaser(key, entry));
+      this.#handOver(key, entry, next);
     };
+    entry.release = release;
+    return release;
+  }
+
+  #handOver(key: string, entry: Held, next: Turn): void {
+    const waits = this.#waiting.get(next.owner);
+    waits?.delete(key);
+    if (waits?.size === 0) this.#waiting.delete(next.owner);
+    entry.holder = next.owner;
+    entry.tenant = next.tenant;
+    const release = this.#releaser(key, entry);
+    const after = entry.queue?.[0];
+    if (after !== undefined) this.#arm(key, entry, after.bound);
+    next.grant(release);
+  }
+
+  /** Starts the bound of a wait: a timer only when someone actually waits. */
+  #arm(key: string, entry: Held, bound: number): void {
+    if (!(bound < Infinity)) return;
+    const timer = setTimeout(() => this.#evict(key, entry), bound);
+    unrefTimer(timer);
+    entry.timer = timer;
+  }
+
+  /** The holder kept the key past the bound while others waited: the next in line gets it. */
+  #evict(key: string, entry: Held): void {
+    entry.timer = undefined;
+    const next = entry.queue?.shift();
+    if (next === undefined || entry.release === undefined) return;
+    const { holder, tenant } = entry;
+    console.warn(
+      `[gramio:session] ${
+        describeOwner(holder)
+      } held session "${key}" for more than ${next.bound} ms ` +
+        `(lockTimeout) while ${describeOwner(next.owner)} waited for it. ` +
+        `The waiting update goes on; the holder, if it ever finishes, saves by compare-and-set. ` +
+        "A handler that never finishes, or that waits for a later message of the same user (a prompt), " +
+        "holds the session: register such plugins before session(), or raise lockTimeout for slow handlers.",
+    );
+    this.#handOver(key, entry, next);
+    tenant?.evicted();
   }
 
   #assertCanWait(key: string, held: Held, owner: object): void {
@@ -112,6 +198,22 @@ export class KeyedLock {
     }
     return undefined;
   }
+}
+
+/** Names an owner for logs: the update (id and type), or a sessionStore call. */
+export function describeOwner(owner: object): string {
+  const { updateId, updateType } = owner as { updateId?: unknown; updateType?: unknown };
+  if (updateId !== undefined) {
+    return `update ${String(updateId)} (${String(updateType ?? "update")})`;
+  }
+  return "a sessionStore() call";
+}
+
+/** A bound must not keep the process alive on its own (Deno and Node). */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer);
+  } else (timer as { unref?(): void }).unref?.();
 }
 
 const locksByStorage = new WeakMap<object, KeyedLock>();

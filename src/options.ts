@@ -121,7 +121,18 @@ export interface SessionOptions<
   migrations?: Migrations;
   /** The clock for `ttl`, in milliseconds since the epoch. Default `Date.now`; tests inject one. */
   clock?: () => number;
+  /**
+   * Milliseconds an update waits for an earlier update of the same session
+   * key before it goes on anyway. Default 10 000. The earlier update (a
+   * handler that never finishes, or one waiting for a later message of the
+   * same user) then loses the lock and saves by compare-and-set if it ever
+   * finishes, and a warning names both updates. `Infinity` waits forever.
+   */
+  lockTimeout?: number;
 }
+
+/** Default {@linkcode SessionOptions.lockTimeout}: far above a normal handler, short enough to notice. */
+export const DEFAULT_LOCK_TIMEOUT = 10_000;
 
 /** Validates options once and builds what every update of the session shares. */
 export function createRuntime<Data extends object>(
@@ -142,7 +153,19 @@ export function createRuntime<Data extends object>(
     resetInvalid: options.onInvalidData === "reset",
     migrate: migrator?.migrate,
     dataVersion: migrator?.version,
+    lockTimeout: validLockTimeout(options.lockTimeout),
   };
+}
+
+function validLockTimeout(timeout: number | undefined): number {
+  if (timeout === undefined) return DEFAULT_LOCK_TIMEOUT;
+  if (typeof timeout !== "number" || !(timeout > 0)) {
+    throw new RangeError(
+      `session({ lockTimeout }): lockTimeout is in milliseconds and must be a positive number ` +
+        `(Infinity to wait forever), got ${String(timeout)}.`,
+    );
+  }
+  return timeout;
 }
 
 function validTtl(ttl: number | undefined): number | undefined {

@@ -22,7 +22,13 @@ import {
   type SessionProperty,
   type SessionValue,
 } from "./options.ts";
-import { ContextProperty, RefusingSlot, type SessionSlot } from "./context_property.ts";
+import {
+  ContextProperty,
+  RefusingSlot,
+  reportLateUse,
+  type SessionSlot,
+} from "./context_property.ts";
+import { type Neighbours, neighboursOf, NO_NEIGHBOURS, parkWhileWaiting } from "./interop.ts";
 import { SessionState } from "./session_state.ts";
 import { sessionKeyOnly } from "./shared_storage.ts";
 import { isThenable } from "./thenable.ts";
@@ -103,8 +109,13 @@ export function session<
   // two sessions with different keys (per-user and per-chat) both run.
   (plugin._.composer["~"] as { seed: unknown }).seed = property;
 
-  plugin.use(async (context, next) => {
-    const ctx = context as unknown as SessionContext;
+  // Other plugins of the bot that change how updates flow (see interop.ts),
+  // found on the first update of each bot.
+  const middlewareName = `session(${property})`;
+  let lastBot: unknown;
+  let neighbours: Neighbours = NO_NEIGHBOURS;
+
+  const handle = async (ctx: SessionContext, next: () => Promise<unknown>, waiting: boolean) => {
     const resolved = getSessionKey(ctx);
     let sessionKey = normalizeKey(
       isThenable(resolved) ? await resolved : resolved,
@@ -140,6 +151,7 @@ export function session<
 
     const state = new SessionState(runtime, sessionKey, ctx);
     bind(ctx, state);
+    if (waiting) parkWhileWaiting(ctx, state);
     try {
       if (!runtime.lazy) {
         const opened = state.open();
@@ -168,7 +180,36 @@ export function session<
     } finally {
       if (--saving === 0) drained?.();
     }
-  });
+  };
+
+  /** An update of a bot with plugins that wait for later updates or go on with them later. */
+  const withNeighbours = async (ctx: SessionContext, next: () => Promise<unknown>) => {
+    const { refusal, resumingBefore, waiting } = neighbours;
+    if (refusal) throw refusal;
+    // Album messages reach us from the collecting plugin's timer, outside
+    // GramIO's error handling: a throw would be an unhandled rejection.
+    const detached = resumingBefore &&
+      (ctx as { mediaGroupId?: unknown }).mediaGroupId !== undefined;
+    try {
+      return await handle(ctx, next, waiting);
+    } catch (error) {
+      if (!detached) throw error;
+      reportLateUse(ctx, error);
+    }
+  };
+
+  const middleware = (context: unknown, next: () => Promise<unknown>): Promise<unknown> => {
+    const ctx = context as SessionContext;
+    const bot = (ctx as { bot?: unknown }).bot;
+    if (bot !== lastBot) {
+      neighbours = neighboursOf(bot, middlewareName, property);
+      lastBot = bot;
+    }
+    return neighbours === NO_NEIGHBOURS ? handle(ctx, next, false) : withNeighbours(ctx, next);
+  };
+  // GramIO's inspect() lists middleware by name: how interop.ts finds this one.
+  Object.defineProperty(middleware, "name", { value: middlewareName });
+  plugin.use(middleware);
 
   // bot.stop() waits for sessions being saved, so none is cut off.
   plugin.onStop(async () => {

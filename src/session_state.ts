@@ -13,7 +13,7 @@ import {
   SessionStorageError,
 } from "./errors.ts";
 import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./fingerprint.ts";
-import type { KeyedLock, Release } from "./lock.ts";
+import { describeOwner, type KeyedLock, type LockTenant, type Release } from "./lock.ts";
 import { log, since } from "./log.ts";
 import { serialize } from "node:v8";
 import { decodeRecord, encodeRecord, type SessionRecord } from "./record.ts";
@@ -24,7 +24,7 @@ import {
   type VersionedStorage,
   type VersionedValue,
 } from "./storage.ts";
-import { RefusingSlot, type SessionSlot } from "./context_property.ts";
+import { LateUse, type SessionSlot } from "./context_property.ts";
 import { isThenable } from "./thenable.ts";
 
 /** What to do when another process saved the session while this update ran. */
@@ -49,6 +49,8 @@ export interface SessionRuntime {
     | undefined;
   /** The `migrations` version new data is saved at. */
   readonly dataVersion: number | undefined;
+  /** Milliseconds a holder may keep a key while others wait (`lockTimeout`). */
+  readonly lockTimeout: number;
 }
 
 /** Data after migrations, and whether any ran (then it is saved even if handlers change nothing). */
@@ -64,7 +66,7 @@ function backoff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
 }
 
-export class SessionState implements SessionSlot {
+export class SessionState implements SessionSlot, LockTenant {
   /** The session object handlers see; set once loaded. */
   data: object | undefined;
   /** The load as a promise, for lazy reads and for waiting on a load in flight. */
@@ -96,6 +98,16 @@ export class SessionState implements SessionSlot {
   /** The `migrations` version the stored data was at, kept when this plugin has none. */
   #storedVersion: number | undefined;
   #release: Release | undefined;
+  /**
+   * The lock was given up before the save (taken away after `lockTimeout`,
+   * or let go while the handler waited for a later update): others may have
+   * saved meanwhile, so the save checks for that even without compare-and-set.
+   */
+  #lockLost = false;
+  /** Let go of the lock while the handler waits for a later update; taken again after. */
+  #parked = false;
+  /** `false` for a read-only look after the update ended: no lock, never saved. */
+  readonly #locking: boolean;
   readonly #runtime: SessionRuntime;
   readonly #key: string;
   /** The update's context: what `initial()` receives and where `ctx[key]` points here. */
@@ -106,7 +118,14 @@ export class SessionState implements SessionSlot {
    * `ctx` is what `initial()` receives; `owner` is who holds the lock (the
    * update's context, or a sessionStore call's own token).
    */
-  constructor(runtime: SessionRuntime, sessionKey: string, ctx: object, owner: object = ctx) {
+  constructor(
+    runtime: SessionRuntime,
+    sessionKey: string,
+    ctx: object,
+    owner: object = ctx,
+    locking = true,
+  ) {
+    this.#locking = locking;
     this.#runtime = runtime;
     this.#key = sessionKey;
     this.context = ctx;
@@ -179,22 +198,30 @@ export class SessionState implements SessionSlot {
     }
   }
 
-  /** The stand-in once the update is over: refuses with the reason and holds no session data. */
+  /**
+   * The stand-in once the update is over: late use gets the session as it
+   * was when the update ended (a lazy one never loaded: a fresh read that
+   * takes no lock), is reported, and is never saved.
+   */
   finished(): SessionSlot {
-    return new FinishedSession(this.context, this.#runtime.lazy, this.#runtime.property, this.#key);
+    return new LateUse(
+      this.context,
+      this.#runtime.lazy,
+      this.#runtime.property,
+      this.#key,
+      this.data,
+      this.data === undefined ? this : undefined,
+    );
+  }
+
+  /** A lazy session first used after its update: read without a lock, never saved. */
+  lookAfterTheEnd(): Promise<object> {
+    return new SessionState(this.#runtime, this.#key, this.context, this.#owner, false).load();
   }
 
   /** Loads the session once; every call returns the same promise. */
   load(): Promise<object> {
-    if (!this.#loading && this.#closed) {
-      return Promise.reject(
-        new SessionError(
-          `ctx.${this.#runtime.property} was first used after its update had finished (a handler started work ` +
-            "it did not await). The session was not loaded, so nothing could be saved: await that work in the handler.",
-          this.#key,
-        ),
-      );
-    }
+    if (!this.#loading && this.#closed) return this.finished().read() as Promise<object>;
     if (!this.#loading) {
       let loaded: object | Promise<object>;
       try {
@@ -224,18 +251,96 @@ export class SessionState implements SessionSlot {
   /** Takes the lock, reads and adopts the session; unlocks again if that fails. */
   #start(): object | Promise<object> {
     this.#started = true;
-    const acquired = this.#runtime.lock.acquire(this.#key, this.#owner);
+    if (!this.#locking) return this.#readLocked();
+    const { lock, lockTimeout } = this.#runtime;
+    const acquired = lock.acquire(this.#key, this.#owner, this, lockTimeout);
     if (typeof acquired === "function") {
       this.#release = acquired;
       return this.#readLocked();
     }
-    const waitStart = performance.now();
+    return this.#waited(acquired).then(() => this.#readLocked());
+  }
+
+  /** Waits for the lock, logging who holds it when the wait starts and how long it took. */
+  #waited(acquired: Promise<Release>): Promise<void> {
+    const waitStart = log.enabled ? performance.now() : 0;
+    if (log.enabled) {
+      const holder = this.#runtime.lock.holderOf(this.#key);
+      this.#log(
+        "waits for %s, which holds this session (at most %sms)",
+        holder ? describeOwner(holder) : "an earlier update",
+        this.#runtime.lockTimeout,
+      );
+    }
     return acquired.then((release) => {
       this.#release = release;
       if (log.enabled) {
         this.#log("waited %sms for an earlier update of this key", since(waitStart));
       }
-      return this.#readLocked();
+    });
+  }
+
+  /** The lock was handed to a waiter after `lockTimeout` (see lock.ts). */
+  evicted(): void {
+    this.#release = undefined;
+    this.#lockLost = true;
+    if (log.enabled) this.#log("lost the lock after %sms (lockTimeout)", this.#runtime.lockTimeout);
+  }
+
+  /**
+   * The handler waits for a later update of this user (a prompt): saves what
+   * it changed so far, so the answer sees it, and lets go of the lock so the
+   * answer can arrive. `false` when no lock is held. A failed save still lets
+   * go (and rejects with the error).
+   */
+  park(): boolean | Promise<boolean> {
+    if (this.#release === undefined || this.#closed || this.data === undefined) return false;
+    let saved: void | Promise<void>;
+    try {
+      saved = this.#saveIfChanged();
+    } catch (error) {
+      this.#letGo(false);
+      throw error;
+    }
+    if (!(saved instanceof Promise)) return this.#letGo(true);
+    return saved.then(() => this.#letGo(true), (error) => {
+      this.#letGo(false);
+      throw error;
+    });
+  }
+
+  #letGo(saved: boolean): true {
+    if (saved) {
+      // What is stored now is the base the final save compares against.
+      this.#base = takeSnapshot(this.data!);
+      this.#mustSave = false;
+      this.#cleared = false;
+    }
+    this.#unlock();
+    this.#parked = true;
+    this.#lockLost = true;
+    if (log.enabled) this.#log("lets go of the lock while the handler waits for a later update");
+    return true;
+  }
+
+  /** The wait is over: takes the lock again before the handler goes on. */
+  resume(): void | Promise<void> {
+    if (!this.#parked) return;
+    this.#parked = false;
+    if (this.#closed) return;
+    const acquired = this.#runtime.lock.acquire(
+      this.#key,
+      this.#owner,
+      this,
+      this.#runtime.lockTimeout,
+    );
+    if (typeof acquired === "function") {
+      this.#release = acquired;
+      return;
+    }
+    return this.#waited(acquired).then(() => {
+      // The update ended while waiting (the handler did not await the prompt).
+      if (this.#closed) this.#unlock();
     });
   }
 
@@ -597,6 +702,9 @@ export class SessionState implements SessionSlot {
     const options: SetOptions | undefined = ttl === undefined ? undefined : { ttl };
     const start = log.enabled ? performance.now() : 0;
     let written: boolean | Promise<boolean>;
+    if (this.#lockLost) {
+      return this.#saveChecked(data, options, start).catch((cause) => this.#writeFailed(cause));
+    }
     try {
       if (this.#version === undefined || !isVersionedStorage(storage)) {
         const pending = storage.set(this.#key, this.#encode(data), options);
@@ -684,17 +792,58 @@ export class SessionState implements SessionSlot {
     );
   }
 
+  /**
+   * A save after the lock was given up (taken away after `lockTimeout`, or
+   * let go while the handler waited for a later update): re-reads, and if
+   * another update saved meanwhile, resolves it like a conflict (merge, or
+   * `SessionConflictError`) instead of overwriting it. With compare-and-set
+   * the write is conditional on that read; without, this process's updates
+   * are what it guards against.
+   */
+  async #saveChecked(data: object, options: SetOptions | undefined, start: number): Promise<void> {
+    const { storage } = this.#runtime;
+    const versioned = isVersionedStorage(storage);
+    let conflicts = 0;
+    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await backoff(attempt);
+      const fresh: { value: unknown; version: string | null } = versioned
+        ? await storage.getVersioned(this.#key)
+        : { value: await storage.get(this.#key), version: null };
+      const theirs = await this.#theirData(fresh.value);
+      let toWrite = data;
+      if (changedFields(this.#base!, takeSnapshot(theirs)).size > 0) {
+        conflicts++;
+        if (log.enabled) {
+          this.#log("saved by another update meanwhile; %s", this.#runtime.onConflict);
+        }
+        toWrite = await this.#resolveConflict(data, theirs, true);
+      }
+      const encoded = this.#encode(toWrite);
+      if (!versioned) {
+        await storage.set(this.#key, encoded, options);
+      } else if (!await storage.setIfVersion(this.#key, encoded, fresh.version, options)) {
+        continue;
+      }
+      return this.#saved(toWrite, start, conflicts);
+    }
+    throw new SessionConflictError(
+      this.#key,
+      [],
+      `Gave up after ${MAX_MERGE_ATTEMPTS} attempts: the session is being written constantly.`,
+    );
+  }
+
   #log(format: string, ...args: unknown[]): void {
     log(`%s key=%s ${format}`, this.#runtime.property, this.#key, ...args);
   }
 
   /** What to write after another process saved `stored` over our base. */
-  async #resolveConflict(ours: object, stored: unknown): Promise<object> {
+  async #resolveConflict(ours: object, stored: unknown, decoded = false): Promise<object> {
     const policy = this.#runtime.onConflict;
     if (policy === "overwrite") return ours;
     if (policy === "error") throw new SessionConflictError(this.#key, []);
     if (this.#clearedBase) return this.#clearConflict(ours, this.#clearedBase, stored);
-    const theirs = await this.#theirData(stored);
+    const theirs = decoded ? stored as object : await this.#theirData(stored);
     const theirSnapshot = takeSnapshot(theirs);
     const mine = changedFields(this.#base!, takeSnapshot(ours));
     const their = changedFields(this.#base!, theirSnapshot);
@@ -751,26 +900,6 @@ export class SessionState implements SessionSlot {
     const data = this.#runtime.migrate?.(record, this.#key).data ?? record.data;
     if (typeof data !== "object" || data === null) return undefined;
     return data;
-  }
-}
-
-/** A session whose update is over: one small object per update, no closures. */
-class FinishedSession extends RefusingSlot {
-  constructor(
-    context: object,
-    lazy: boolean,
-    private readonly property: string,
-    private readonly key: string,
-  ) {
-    super(context, lazy);
-  }
-
-  protected refusal(): SessionError {
-    return new SessionError(
-      `ctx.${this.property} was used after its update had finished (a handler started work it did not await): ` +
-        "nothing read or changed then could be saved. Await that work in the handler.",
-      this.key,
-    );
   }
 }
 
