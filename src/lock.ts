@@ -49,7 +49,7 @@ interface Held {
   release: Release | undefined;
   queue: Turn[] | undefined;
   /** Armed only while someone waits: takes the key from a holder that keeps it too long. */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** A table of per-key FIFO locks. */
@@ -79,7 +79,6 @@ export class KeyedLock {
         tenant,
         release: undefined,
         queue: undefined,
-        timer: undefined,
       };
       this.#keys.set(key, entry);
       return this.#releaser(key, entry);
