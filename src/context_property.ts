@@ -95,7 +95,7 @@ export class LateUse implements SessionSlot {
     if (!this.lazy) return this.data;
     if (this.data !== undefined || this.source === undefined) return Promise.resolve(this.data);
     return this.source.lookAfterTheEnd().catch((error) => {
-      reportLateUse(this.context, error);
+      reportOutsideChain(this.context, error);
       return {};
     });
   }
@@ -112,7 +112,7 @@ export class LateUse implements SessionSlot {
     if (this.#reported) return;
     this.#reported = true;
     const { property } = this;
-    reportLateUse(
+    reportOutsideChain(
       this.context,
       new SessionError(
         `ctx.${property} was used after its update had finished: nothing read or changed then is saved ` +
@@ -131,7 +131,7 @@ export class LateUse implements SessionSlot {
  * would reach nobody: to the bot's `onError` handlers when the context has a
  * GramIO bot, else to the console. Never throws.
  */
-export function reportLateUse(context: object, error: unknown): void {
+export function reportOutsideChain(context: object, error: unknown): void {
   const bot = (context as { bot?: { errorHandler?: (ctx: object, error: unknown) => unknown } })
     .bot;
   const failed = (cause: unknown) =>

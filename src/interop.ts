@@ -42,7 +42,7 @@ export interface Neighbours {
   /** A plugin that goes on with updates later is registered before this session. */
   readonly resumingBefore: boolean;
   /** Such a plugin is registered after this session: every update fails with this. */
-  readonly refusal: SessionError | undefined;
+  readonly refusal: (() => SessionError) | undefined;
 }
 
 /** A bot with none of these plugins (or no GramIO bot at all). */
@@ -77,11 +77,12 @@ export function neighboursOf(bot: unknown, middleware: string, property: string)
   return {
     waiting,
     resumingBefore,
-    refusal: resumingAfter === undefined ? undefined : new SessionError(
-      `${resumingAfter} is registered after session({ key: "${property}" }): it goes on with album ` +
-        "messages from a timer after session() has saved and closed them, so album handlers would get no " +
-        `session. Register it before the session: bot.extend(mediaGroup()).extend(session(...)).`,
-    ),
+    refusal: resumingAfter === undefined ? undefined : () =>
+      new SessionError(
+        `${resumingAfter} is registered after session({ key: "${property}" }): it goes on with album ` +
+          "messages from a timer after session() has saved and closed them, so album handlers would get no " +
+          `session. Register it before the session: bot.extend(mediaGroup()).extend(session(...)).`,
+      ),
   };
 }
 

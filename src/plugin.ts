@@ -25,7 +25,7 @@ import {
 import {
   ContextProperty,
   RefusingSlot,
-  reportLateUse,
+  reportOutsideChain,
   type SessionSlot,
 } from "./context_property.ts";
 import { type Neighbours, neighboursOf, NO_NEIGHBOURS, parkWhileWaiting } from "./interop.ts";
@@ -185,7 +185,7 @@ export function session<
   /** An update of a bot with plugins that wait for later updates or go on with them later. */
   const withNeighbours = async (ctx: SessionContext, next: () => Promise<unknown>) => {
     const { refusal, resumingBefore, waiting } = neighbours;
-    if (refusal) throw refusal;
+    if (refusal) throw refusal();
     // Album messages reach us from the collecting plugin's timer, outside
     // GramIO's error handling: a throw would be an unhandled rejection.
     const detached = resumingBefore &&
@@ -194,7 +194,7 @@ export function session<
       return await handle(ctx, next, waiting);
     } catch (error) {
       if (!detached) throw error;
-      reportLateUse(ctx, error);
+      reportOutsideChain(ctx, error);
     }
   };
 

@@ -294,22 +294,29 @@ export class SessionState implements SessionSlot, LockTenant {
    * go (and rejects with the error).
    */
   park(): boolean | Promise<boolean> {
-    if (this.#release === undefined || this.#closed || this.data === undefined) return false;
+    const live = this.data;
+    if (this.#release === undefined || this.#closed || live === undefined) return false;
     let saved: void | Promise<void>;
     try {
       saved = this.#saveIfChanged();
     } catch (error) {
-      this.#letGo(false);
+      this.#letGo(false, live);
       throw error;
     }
-    if (!(saved instanceof Promise)) return this.#letGo(true);
-    return saved.then(() => this.#letGo(true), (error) => {
-      this.#letGo(false);
+    if (!(saved instanceof Promise)) return this.#letGo(true, live);
+    return saved.then(() => this.#letGo(true, live), (error) => {
+      this.#letGo(false, live);
       throw error;
     });
   }
 
-  #letGo(saved: boolean): true {
+  #letGo(saved: boolean, live: object): true {
+    if (this.data !== live) {
+      // The save merged another update's changes into a new object; the
+      // handler goes on with its own, so bring the merge into that one.
+      adoptInPlace(live, this.data!);
+      this.data = live;
+    }
     if (saved) {
       // What is stored now is the base the final save compares against.
       this.#base = takeSnapshot(this.data!);
@@ -901,6 +908,15 @@ export class SessionState implements SessionSlot, LockTenant {
     if (typeof data !== "object" || data === null) return undefined;
     return data;
   }
+}
+
+/** Makes `target`'s own fields those of `source` (the object handlers hold stays the same). */
+function adoptInPlace(target: object, source: object): void {
+  const into = target as Record<string, unknown>;
+  for (const key of Object.keys(into)) {
+    if (!Object.hasOwn(source, key)) delete into[key];
+  }
+  for (const [key, value] of Object.entries(source)) setOwn(into, key, value);
 }
 
 function storageName(storage: Storage): string {

@@ -111,7 +111,7 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
     async delete(key) {
       // No load: a record that cannot be read (bad data, a newer version) can
       // still be deleted, and initial() is not needed.
-      const acquired = runtime.lock.acquire(checked(key), owner());
+      const acquired = runtime.lock.acquire(checked(key), owner(), undefined, runtime.lockTimeout);
       const release = typeof acquired === "function" ? acquired : await acquired;
       try {
         await runtime.storage.delete(key);

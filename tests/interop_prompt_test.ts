@@ -230,3 +230,41 @@ Deno.test("a waiting plugin the session does not know: the answer arrives after 
     console.warn = warn;
   }
 });
+
+Deno.test("prompt, session first: a conversation of two questions keeps every step and every answer's change", async () => {
+  for (const lazy of [false, true]) {
+    const storage = inMemoryStorage();
+    let pending = gate();
+    type Form = { seen?: number; name?: string; age?: string; step?: string };
+    const bot = testBot()
+      .extend(session<Form, "session", boolean>({ storage, lazy, initial: () => ({}) }))
+      .use(async (context, next) => {
+        const s = await (context as unknown as { session: Form | Promise<Form> }).session;
+        s.seen = (s.seen ?? 0) + 1;
+        return next();
+      })
+      .extend(promptLike({ send: () => {}, onPending: () => pending.open() }))
+      .command("start", async (context) => {
+        const ctx = context as unknown as {
+          session: Form | Promise<Form>;
+          prompt(text: string): Promise<PromptAnswer>;
+        };
+        (await ctx.session).step = "name";
+        (await ctx.session).name = (await ctx.prompt("Name?")).text;
+        (await ctx.session).step = "age";
+        (await ctx.session).age = (await ctx.prompt("Age?")).text;
+        (await ctx.session).step = "done";
+      });
+    const start = bot.updates.handleUpdate(updates.message(12, "/start", 12, {
+      entities: [{ type: "bot_command", offset: 0, length: 6 }],
+    }));
+    for (const answer of ["Dana", "42"]) {
+      await within(pending.promise);
+      pending = gate();
+      await within(bot.updates.handleUpdate(updates.message(12, answer)));
+    }
+    await within(start);
+    assert.deepEqual(errorsOf(bot), []);
+    assert.deepEqual(await storage.get("12"), { seen: 3, step: "done", name: "Dana", age: "42" });
+  }
+});
