@@ -64,7 +64,9 @@ export class KeyedLock {
    * function at once when the key is free (no promise, no extra tick on the
    * hot path), otherwise a promise of it that resolves when the previous
    * holders release. Throws a {@linkcode SessionError} when `owner` already
-   * holds `key` or when waiting would deadlock.
+   * holds `key` or when waiting would deadlock. `tenant` is told if the key
+   * is taken away from it later; `bound` is how many milliseconds this
+   * caller, if it has to wait, lets the holder keep the key.
    */
   acquire(
     key: string,
@@ -133,21 +135,19 @@ export class KeyedLock {
   /** Starts the bound of a wait: a timer only when someone actually waits. */
   #arm(key: string, entry: Held, bound: number): void {
     if (!(bound < Infinity)) return;
-    const timer = setTimeout(() => this.#evict(key, entry), bound);
+    const timer = setTimeout(() => this.#evict(key, entry, bound), bound);
     unrefTimer(timer);
     entry.timer = timer;
   }
 
   /** The holder kept the key past the bound while others waited: the next in line gets it. */
-  #evict(key: string, entry: Held): void {
+  #evict(key: string, entry: Held, bound: number): void {
     entry.timer = undefined;
     const next = entry.queue?.shift();
     if (next === undefined || entry.release === undefined) return;
     const { holder, tenant } = entry;
     console.warn(
-      `[gramio:session] ${
-        describeOwner(holder)
-      } held session "${key}" for more than ${next.bound} ms ` +
+      `[gramio:session] ${describeOwner(holder)} held session "${key}" for more than ${bound} ms ` +
         `(lockTimeout) while ${describeOwner(next.owner)} waited for it. ` +
         `The waiting update goes on; the holder, if it ever finishes, saves by compare-and-set. ` +
         "A handler that never finishes, or that waits for a later message of the same user (a prompt), " +
