@@ -104,6 +104,8 @@ export class SessionState implements SessionSlot, LockTenant {
    * saved meanwhile, so the save checks for that even without compare-and-set.
    */
   #lockLost = false;
+  /** Assigned without reading (lazy): saved with a plain write, whatever was stored. */
+  #blind = false;
   /** Let go of the lock while the handler waits for a later update; taken again after. */
   #parked = false;
   /** `false` for a read-only look after the update ended: no lock, never saved. */
@@ -322,6 +324,8 @@ export class SessionState implements SessionSlot, LockTenant {
       this.#base = takeSnapshot(this.data!);
       this.#mustSave = false;
       this.#cleared = false;
+      this.#clearedBase = undefined;
+      this.#blind = false;
     }
     this.#unlock();
     this.#parked = true;
@@ -556,6 +560,7 @@ export class SessionState implements SessionSlot, LockTenant {
     this.#version = undefined;
     this.#existed = true;
     this.#mustSave = true;
+    this.#blind = true;
     this.data = this.#adopt(data);
     if (log.enabled) this.#log("assigned without reading");
     return data;
@@ -709,7 +714,7 @@ export class SessionState implements SessionSlot, LockTenant {
     const options: SetOptions | undefined = ttl === undefined ? undefined : { ttl };
     const start = log.enabled ? performance.now() : 0;
     let written: boolean | Promise<boolean>;
-    if (this.#lockLost) {
+    if (this.#lockLost && !this.#blind) {
       return this.#saveChecked(data, options, start).catch((cause) => this.#writeFailed(cause));
     }
     try {
@@ -823,7 +828,7 @@ export class SessionState implements SessionSlot, LockTenant {
         if (log.enabled) {
           this.#log("saved by another update meanwhile; %s", this.#runtime.onConflict);
         }
-        toWrite = await this.#resolveConflict(data, theirs, true);
+        toWrite = await this.#resolveConflict(data, fresh.value);
       }
       const encoded = this.#encode(toWrite);
       if (!versioned) {
@@ -845,12 +850,12 @@ export class SessionState implements SessionSlot, LockTenant {
   }
 
   /** What to write after another process saved `stored` over our base. */
-  async #resolveConflict(ours: object, stored: unknown, decoded = false): Promise<object> {
+  async #resolveConflict(ours: object, stored: unknown): Promise<object> {
     const policy = this.#runtime.onConflict;
     if (policy === "overwrite") return ours;
     if (policy === "error") throw new SessionConflictError(this.#key, []);
     if (this.#clearedBase) return this.#clearConflict(ours, this.#clearedBase, stored);
-    const theirs = decoded ? stored as object : await this.#theirData(stored);
+    const theirs = await this.#theirData(stored);
     const theirSnapshot = takeSnapshot(theirs);
     const mine = changedFields(this.#base!, takeSnapshot(ours));
     const their = changedFields(this.#base!, theirSnapshot);
