@@ -9,7 +9,8 @@
  * outside updates). An owner that asks for a key it already holds, or whose
  * wait would close a cycle (update A holds "1" and waits for "2" while update
  * B holds "2" and waits for "1"), gets an error at once instead of hanging
- * forever.
+ * forever. Who waits for what is recorded once for the whole process, not
+ * per table, so a cycle through the sessions of two storages is seen too.
  *
  * No wait is unbounded either: a holder that keeps a key longer than the
  * waiter's bound (`lockTimeout`) while others wait loses it. The next in line
@@ -52,12 +53,24 @@ interface Held {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/**
+ * The held keys each owner is waiting for (several at once with
+ * `Promise.all`), each with its key's name, across every lock table in the
+ * process: deadlock detection follows "waits for a key held by", whichever
+ * storage the key belongs to. Shared through `Symbol.for`, as the context
+ * table is, so that two copies of this module see each other's waits (the
+ * protocol: this map, and `Held`'s `holder`). Touched only when an owner has
+ * to wait, never on a free key.
+ */
+const waiting: Map<object, Map<Held, string>> =
+  ((globalThis as Record<symbol, Map<object, Map<Held, string>> | undefined>)[
+    Symbol.for("@gramio/session@1:lock-waits")
+  ] ??= new Map());
+
 /** A table of per-key FIFO locks. */
 export class KeyedLock {
   /** Per held key: who holds it and who waits for it, in order. */
   #keys = new Map<string, Held>();
-  /** The keys each owner is waiting for (several at once with `Promise.all`). */
-  #waiting = new Map<object, Set<string>>();
 
   /**
    * Takes the lock for `key` on behalf of `owner`. Returns the release
@@ -86,9 +99,9 @@ export class KeyedLock {
       return this.#releaser(key, entry);
     }
     this.#assertCanWait(key, held, owner);
-    const waits = this.#waiting.get(owner);
-    if (waits) waits.add(key);
-    else this.#waiting.set(owner, new Set([key]));
+    const waits = waiting.get(owner);
+    if (waits) waits.set(held, key);
+    else waiting.set(owner, new Map([[held, key]]));
     return new Promise<Release>((grant) => {
       (held.queue ??= []).push({ owner, tenant, bound, grant });
       if (held.timer === undefined) this.#arm(key, held, bound);
@@ -121,9 +134,9 @@ export class KeyedLock {
   }
 
   #handOver(key: string, entry: Held, next: Turn): void {
-    const waits = this.#waiting.get(next.owner);
-    waits?.delete(key);
-    if (waits?.size === 0) this.#waiting.delete(next.owner);
+    const waits = waiting.get(next.owner);
+    waits?.delete(entry);
+    if (waits?.size === 0) waiting.delete(next.owner);
     entry.holder = next.owner;
     entry.tenant = next.tenant;
     const release = this.#releaser(key, entry);
@@ -160,43 +173,47 @@ export class KeyedLock {
   #assertCanWait(key: string, held: Held, owner: object): void {
     if (held.holder === owner || held.queue?.some((turn) => turn.owner === owner)) {
       throw new SessionError(
-        `The session under the same storage key "${key}" is already held by this update, and waiting for it ` +
-          "would never end. Two sessions of one update resolve to that key, or sessionStore() was used on the " +
-          "session of the update that is running: use ctx.session there, or give the sessions different keys " +
+        `The session under the same storage key "${key}" is already held by this update (or by the ` +
+          "sessionStore().update() call this code runs in), and waiting for it would never end. Two sessions of " +
+          "one update resolve to that key, or sessionStore() was used on the session being changed: use " +
+          "ctx.session (or the session update() passed in) there, or give the sessions different keys " +
           "(e.g. perUser and perChat, which prefix chat keys) or different storages.",
         key,
       );
     }
-    const cycle = this.#pathBackTo(owner, key, new Set());
+    const cycle = pathBackTo(owner, held, key, new Set());
     if (cycle) {
       throw new SessionError(
-        `Deadlock avoided: this update would wait for session "${key}" while holding one that the holder of ` +
-          `"${key}" is waiting for (cycle: ${
-            cycle.join(" -> ")
-          }). It was stopped instead of hanging. ` +
+        `Deadlock avoided: this update (or sessionStore call) would wait for session "${key}" while holding ` +
+          `one that the holder of "${key}" is waiting for (cycle: ${cycle.join(" -> ")}). ` +
+          "It was stopped instead of hanging. " +
           "Take sessions of several keys in one fixed order (for example sorted by key), or change another " +
           "user's session outside the handler.",
         key,
       );
     }
   }
+}
 
-  /**
-   * The keys from `key` to one that `owner` holds, following "held by an
-   * owner who waits for": waiting for `key` would then close a cycle.
-   */
-  #pathBackTo(owner: object, key: string, seen: Set<string>): string[] | undefined {
-    if (seen.has(key)) return undefined;
-    seen.add(key);
-    const holder = this.#keys.get(key)?.holder;
-    if (holder === undefined) return undefined;
-    if (holder === owner) return [key];
-    for (const next of this.#waiting.get(holder) ?? []) {
-      const path = this.#pathBackTo(owner, next, seen);
-      if (path) return [key, ...path];
-    }
-    return undefined;
+/**
+ * The keys from `held` to one that `owner` holds, following "held by an owner
+ * who waits for", in any lock table: waiting for `held` would then close a
+ * cycle. A key in someone's waits is held (its queue is not empty).
+ */
+function pathBackTo(
+  owner: object,
+  held: Held,
+  key: string,
+  seen: Set<Held>,
+): string[] | undefined {
+  if (seen.has(held)) return undefined;
+  seen.add(held);
+  if (held.holder === owner) return [key];
+  for (const [next, nextKey] of waiting.get(held.holder) ?? []) {
+    const path = pathBackTo(owner, next, nextKey, seen);
+    if (path) return [key, ...path];
   }
+  return undefined;
 }
 
 /** Names an owner for logs: the update (id and type), or a sessionStore call. */

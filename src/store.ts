@@ -12,7 +12,7 @@ import { createRuntime, type Session, type SessionOptions } from "./options.ts";
 import { SessionState } from "./session_state.ts";
 import { isListableStorage } from "./storage.ts";
 import { isOtherPluginKey, sessionKeyOnly } from "./shared_storage.ts";
-import { currentUpdate, needUpdateScope } from "./update_scope.ts";
+import { currentUpdate, needUpdateScope, runAsOwner } from "./update_scope.ts";
 
 /** Reads, changes, deletes and lists sessions by their storage key. */
 export interface SessionStore<Data extends object> {
@@ -81,10 +81,13 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
     }
     return sessionKeyOnly(key, "sessionStore");
   };
-  // Called from a handler, the lock is taken on behalf of that update, so a
-  // wait that would deadlock with another update is refused, not hung.
+  // Called from a handler, the lock is taken on behalf of that update, and
+  // from an update() callback on behalf of that call: a wait that would
+  // deadlock (with another update, or with the caller itself) is refused, not
+  // hung. Otherwise each call is its own owner.
   const owner = (): object => currentUpdate() ?? {};
-  const open = (key: string): SessionState => new SessionState(runtime, checked(key), {}, owner());
+  const open = (key: string, by = owner()): SessionState =>
+    new SessionState(runtime, checked(key), {}, by);
 
   return {
     async get(key) {
@@ -97,10 +100,11 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
       }
     },
     async update(key, change) {
-      const state = open(key);
+      const by = owner();
+      const state = open(key, by);
       const data = await state.load();
       try {
-        await change(data as Session<Data>);
+        await runAsOwner(by, () => change(data as Session<Data>));
       } catch (error) {
         await state.abort();
         throw error;

@@ -1,7 +1,15 @@
 import { setImmediate } from "node:timers";
 import assert from "node:assert/strict";
-import { inMemoryStorage, session } from "../mod.ts";
-import { countingStorage, errorsOf, gate, testBot, totals, updates } from "./support/bot.ts";
+import { inMemoryStorage, session, sessionStore } from "../mod.ts";
+import {
+  countingStorage,
+  errorsOf,
+  gate,
+  testBot,
+  totals,
+  updates,
+  within,
+} from "./support/bot.ts";
 
 /** Yields to every other update that is ready to run (a macrotask turn). */
 const tick = () => new Promise<void>((resolve) => queueMicrotask(() => setImmediate(resolve)));
@@ -144,3 +152,90 @@ Deno.test("bot.stop() waits for sessions being saved", async () => {
   );
   await update;
 });
+
+Deno.test("two lazy sessions on two storages awaited in opposite orders: refused, not deadlocked", async () => {
+  // Each storage object has its own lock table: the cycle runs through both.
+  const users = inMemoryStorage();
+  const chats = inMemoryStorage();
+  const bothInside = gate();
+  let inside = 0;
+  const bot = testBot()
+    .extend(session({ storage: users, lazy: true, initial: () => ({ n: 0 }) }))
+    .extend(session({
+      key: "chatSession",
+      storage: chats,
+      lazy: true,
+      getSessionKey: (ctx) => String(ctx.chatId),
+      initial: () => ({ n: 0 }),
+    }))
+    .on("message", async (context) => {
+      const userFirst = context.text === "user-first";
+      (await (userFirst ? context.session : context.chatSession)).n++;
+      if (++inside === 2) bothInside.open();
+      await bothInside.promise;
+      (await (userFirst ? context.chatSession : context.session)).n++;
+    });
+  await within(Promise.all([
+    bot.updates.handleUpdate(updates.message(1, "user-first", -100)),
+    bot.updates.handleUpdate(updates.message(1, "chat-first", -100)),
+  ]));
+  assert.equal(errorsOf(bot).length, 1);
+  assert.match((errorsOf(bot)[0] as Error).message, /Deadlock avoided.*cycle: /);
+  // The refused update saved nothing; the other saved both.
+  assert.deepEqual(await users.get("1"), { n: 1 });
+  assert.deepEqual(await chats.get("-100"), { n: 1 });
+});
+
+for (const cronFirst of [true, false]) {
+  Deno.test(
+    `a cron job and an update taking two keys in opposite order (${
+      cronFirst ? "the update" : "the cron job"
+    } closes the cycle): refused, not deadlocked`,
+    async () => {
+      const options = { storage: inMemoryStorage(), initial: () => ({ coins: 0 }) };
+      const store = sessionStore(options);
+      const updateHolds = gate();
+      const cronHolds = gate();
+      const cronWaits = gate();
+      const updateWaits = gate();
+      const bot = testBot()
+        .extend(session(options))
+        .on("message", async (context) => {
+          context.session.coins++; // holds "2"
+          updateHolds.open();
+          await cronHolds.promise;
+          if (cronFirst) await cronWaits.promise;
+          const asking = store.update("1", (s) => void s.coins++);
+          updateWaits.open();
+          await asking;
+        });
+      const handled = bot.updates.handleUpdate(updates.message(2));
+      await updateHolds.promise;
+      // The cron job, outside updates: holds "1", then asks for "2" inside its callback.
+      const cron = store.update("1", async (s) => {
+        s.coins += 10;
+        cronHolds.open();
+        if (!cronFirst) await updateWaits.promise;
+        const asking = store.update("2", (t) => void (t.coins += 10));
+        cronWaits.open();
+        await asking;
+      });
+      const [cronResult] = await within(Promise.allSettled([cron, handled]));
+      if (cronFirst) {
+        // The update asked last: it is refused, the cron job goes on.
+        assert.equal(cronResult.status, "fulfilled");
+        assert.equal(errorsOf(bot).length, 1);
+        assert.match((errorsOf(bot)[0] as Error).message, /Deadlock avoided/);
+        assert.deepEqual(await store.get("1"), { coins: 10 });
+        assert.deepEqual(await store.get("2"), { coins: 10 });
+      } else {
+        // The cron job asked last: its update() rejects, the update goes on.
+        assert.equal(cronResult.status, "rejected");
+        assert.match(String((cronResult as PromiseRejectedResult).reason), /Deadlock avoided/);
+        assert.deepEqual(errorsOf(bot), []);
+        assert.deepEqual(await store.get("1"), { coins: 1 });
+        assert.deepEqual(await store.get("2"), { coins: 1 });
+      }
+    },
+  );
+}

@@ -8,7 +8,7 @@ import {
   sessionStore,
 } from "../mod.ts";
 import { ENVELOPE_MARK } from "../src/record.ts";
-import { errorsOf, gate, mapStorage, testBot, updates } from "./support/bot.ts";
+import { errorsOf, gate, mapStorage, testBot, updates, within } from "./support/bot.ts";
 
 Deno.test("sessionStore reads, changes, deletes and lists the plugin's sessions", async () => {
   const options = { storage: inMemoryStorage(), initial: () => ({ coins: 0 }) };
@@ -132,4 +132,36 @@ Deno.test("sessionStore lists and edits sessions on a Deno KV file", async () =>
     kv.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("sessionStore outside updates: using the key being updated inside update() is refused, not hung", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("8", { count: 1 });
+  const sessions = sessionStore({ storage, initial: () => ({ count: 0 }) });
+  const nested = {
+    get: () => sessions.get("8"),
+    update: () => sessions.update("8", (t) => void t.count++),
+    delete: () => sessions.delete("8"),
+  };
+  for (const [name, call] of Object.entries(nested)) {
+    await within(assert.rejects(
+      sessions.update("8", async (s) => {
+        s.count = 99;
+        await call();
+      }),
+      (error) =>
+        error instanceof SessionError && /already held/.test(error.message) &&
+        error.sessionKey === "8",
+      name,
+    ));
+  }
+  assert.deepEqual(await storage.get("8"), { count: 1 }, "nothing was saved");
+  // Other keys, also in another storage, still work from inside the callback.
+  const other = sessionStore({ storage: inMemoryStorage(), initial: () => ({ count: 0 }) });
+  await within(sessions.update("8", async (s) => {
+    await sessions.update("9", (t) => void (t.count = 5));
+    await other.update("8", (t) => void (t.count = 7));
+    s.count = (await sessions.get("9"))!.count + (await other.get("8"))!.count;
+  }));
+  assert.deepEqual(await storage.get("8"), { count: 12 });
 });
