@@ -11,6 +11,7 @@ import { createMigrator, type Migrations } from "./migrations.ts";
 import type { ConflictPolicy, SessionRuntime } from "./session_state.ts";
 import type { Storage } from "./storage.ts";
 import { defaultStorage } from "./storages/default.ts";
+import { DEFAULT_STORAGE_TIMEOUT } from "./storage_timeout.ts";
 
 /** A session object: the data plus `$clear()`, which is never stored. */
 export type Session<Data> = Data & {
@@ -119,6 +120,14 @@ export interface SessionOptions<
    * Upgrades of stored data, by version number. See {@linkcode Migrations}.
    */
   migrations?: Migrations;
+  /**
+   * Milliseconds a storage call (read, write, delete) may take. One that has
+   * not answered by then fails with `SessionStorageError` ("timed out"), and
+   * the session's lock is released, so a hung storage cannot hold a user's
+   * updates forever. Calls that answer synchronously (in memory) are not
+   * timed. Default 10 000 (10 s).
+   */
+  storageTimeout?: number;
   /** The clock for `ttl`, in milliseconds since the epoch. Default `Date.now`; tests inject one. */
   clock?: () => number;
   /**
@@ -151,6 +160,7 @@ export function createRuntime<Data extends object>(
     clock: options.clock ?? Date.now,
     onConflict: validConflictPolicy(options.onConflict),
     resetInvalid: options.onInvalidData === "reset",
+    storageTimeout: validStorageTimeout(options.storageTimeout),
     migrate: migrator?.migrate,
     dataVersion: migrator?.version,
     lockTimeout: validLockTimeout(options.lockTimeout),
@@ -176,6 +186,20 @@ function validTtl(ttl: number | undefined): number | undefined {
     );
   }
   return ttl;
+}
+
+/** The longest delay `setTimeout` keeps (about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+function validStorageTimeout(ms: number | undefined): number {
+  if (ms === undefined) return DEFAULT_STORAGE_TIMEOUT;
+  if (typeof ms !== "number" || !(ms > 0) || !(ms <= MAX_TIMER_DELAY)) {
+    throw new RangeError(
+      `session({ storageTimeout }): storageTimeout is in milliseconds and must be a positive number up to ` +
+        `${MAX_TIMER_DELAY} (about 24 days), got ${String(ms)}.`,
+    );
+  }
+  return ms;
 }
 
 function validConflictPolicy(

@@ -26,6 +26,7 @@ import {
 } from "./storage.ts";
 import { LateUse, type SessionSlot } from "./context_property.ts";
 import { isThenable } from "./thenable.ts";
+import { bounded } from "./storage_timeout.ts";
 
 /** What to do when another process saved the session while this update ran. */
 export type ConflictPolicy = "merge" | "error" | "overwrite";
@@ -43,6 +44,8 @@ export interface SessionRuntime {
   readonly clock: () => number;
   readonly onConflict: ConflictPolicy;
   readonly resetInvalid: boolean;
+  /** Milliseconds a storage call may take before it fails (`storageTimeout`). */
+  readonly storageTimeout: number;
   /** Upgrades stored data to the current version; see migrations.ts. */
   readonly migrate:
     | ((record: SessionRecord, sessionKey: string) => MigrationResult)
@@ -382,7 +385,7 @@ export class SessionState implements SessionSlot, LockTenant {
       return this.#adoptRead(this.#readFailed(cause), start);
     }
     if (isThenable(pending)) {
-      return Promise.resolve(pending).then(
+      return bounded(pending, this.#runtime.storageTimeout).then(
         (read) =>
           this.#adoptRead(
             versioned ? read as VersionedValue : { value: read, version: undefined },
@@ -647,7 +650,7 @@ export class SessionState implements SessionSlot, LockTenant {
   async #deleteUnconditionally(): Promise<void> {
     const start = log.enabled ? performance.now() : 0;
     try {
-      await this.#runtime.storage.delete(this.#key);
+      await bounded(this.#runtime.storage.delete(this.#key), this.#runtime.storageTimeout);
     } catch (cause) {
       throw new SessionStorageError("delete", this.#key, cause);
     }
@@ -657,7 +660,8 @@ export class SessionState implements SessionSlot, LockTenant {
   async #deleteIfVersion(storage: VersionedStorage): Promise<void> {
     const start = log.enabled ? performance.now() : 0;
     try {
-      if (await storage.deleteIfVersion!(this.#key, this.#version!)) return this.#deleted(start, 0);
+      const deleting = storage.deleteIfVersion!(this.#key, this.#version!);
+      if (await bounded(deleting, this.#runtime.storageTimeout)) return this.#deleted(start, 0);
       await this.#saveAfterConflicts(this.data!, undefined, start, true);
     } catch (cause) {
       if (cause instanceof SessionError) throw cause;
@@ -710,7 +714,7 @@ export class SessionState implements SessionSlot, LockTenant {
 
   /** Writes `data`; without a promise when the storage answers synchronously and nothing conflicts. */
   #save(data: object): void | Promise<void> {
-    const { storage, ttl } = this.#runtime;
+    const { storage, ttl, storageTimeout } = this.#runtime;
     const options: SetOptions | undefined = ttl === undefined ? undefined : { ttl };
     const start = log.enabled ? performance.now() : 0;
     let written: boolean | Promise<boolean>;
@@ -720,10 +724,10 @@ export class SessionState implements SessionSlot, LockTenant {
     try {
       if (this.#version === undefined || !isVersionedStorage(storage)) {
         const pending = storage.set(this.#key, this.#encode(data), options);
-        written = isThenable(pending) ? Promise.resolve(pending).then(() => true) : true;
+        written = isThenable(pending) ? bounded(pending, storageTimeout).then(() => true) : true;
       } else {
         const pending = storage.setIfVersion(this.#key, this.#encode(data), this.#version, options);
-        written = isThenable(pending) ? Promise.resolve(pending) : pending;
+        written = isThenable(pending) ? bounded(pending, storageTimeout) : pending;
       }
     } catch (cause) {
       return this.#writeFailed(cause);
@@ -788,12 +792,12 @@ export class SessionState implements SessionSlot, LockTenant {
         );
       }
       if (conflicts > 1) await backoff(conflicts - 1);
-      const fresh = await storage.getVersioned(this.#key);
+      const fresh = await bounded(storage.getVersioned(this.#key), this.#runtime.storageTimeout);
       data = await this.#resolveConflict(data, fresh.value);
       const pending = deleting
         ? storage.deleteIfVersion!(this.#key, fresh.version)
         : storage.setIfVersion(this.#key, this.#encode(data), fresh.version, options);
-      if (isThenable(pending) ? await pending : pending) {
+      if (isThenable(pending) ? await bounded(pending, this.#runtime.storageTimeout) : pending) {
         return deleting ? this.#deleted(start, conflicts) : this.#saved(data, start, conflicts);
       }
     }

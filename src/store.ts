@@ -12,6 +12,7 @@ import { createRuntime, type Session, type SessionOptions } from "./options.ts";
 import { SessionState } from "./session_state.ts";
 import { isListableStorage } from "./storage.ts";
 import { isOtherPluginKey, sessionKeyOnly } from "./shared_storage.ts";
+import { bounded } from "./storage_timeout.ts";
 import { currentUpdate, needUpdateScope, runAsOwner } from "./update_scope.ts";
 
 /** Reads, changes, deletes and lists sessions by their storage key. */
@@ -118,7 +119,7 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
       const acquired = runtime.lock.acquire(checked(key), owner(), undefined, runtime.lockTimeout);
       const release = typeof acquired === "function" ? acquired : await acquired;
       try {
-        await runtime.storage.delete(key);
+        await bounded(runtime.storage.delete(key), runtime.storageTimeout);
       } catch (cause) {
         throw new SessionStorageError("delete", key, cause);
       } finally {

@@ -5,6 +5,7 @@ import {
   SessionConflictError,
   SessionDataError,
   SessionStorageError,
+  sessionStore,
   type Storage,
   type VersionedStorage,
 } from "../mod.ts";
@@ -242,4 +243,125 @@ Deno.test("onConflict: error reports even disjoint changes; overwrite keeps last
   );
   assert.deepEqual(lastWins.errors, []);
   assert.deepEqual(lastWins.stored, { a: 10, b: 0 });
+});
+
+/**
+ * Fault injection: a real storage whose first call of `method` does not
+ * settle until `answer()` (then it is made for real); later calls go through.
+ */
+function stalling(
+  inner: VersionedStorage,
+  method: "getVersioned" | "setIfVersion" | "delete" | "deleteIfVersion",
+) {
+  const stalled = gate();
+  let stalls = 1;
+  const storage = secondHandle(inner);
+  const real = storage[method] as (...args: unknown[]) => unknown;
+  (storage as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+    stalls-- > 0 ? stalled.promise.then(() => real(...args)) : real(...args);
+  return { storage, answer: stalled.open };
+}
+
+Deno.test("a read that never answers fails after storageTimeout; nothing is written, and the key is free again", async () => {
+  const inner = countingStorage(inMemoryStorage());
+  await inner.set("11", { count: 41 });
+  inner.calls.set = 0;
+  const { storage, answer } = stalling(inner, "getVersioned");
+  let ran = 0;
+  const bot = testBot()
+    .extend(session({ storage, storageTimeout: 50, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => {
+      ran++;
+      context.session.count++;
+    });
+  await within(bot.updates.handleUpdate(updates.message(11)));
+  assert.equal(ran, 0, "handlers never run on a blank session");
+  const [error] = errorsOf(bot);
+  assert.ok(error instanceof SessionStorageError);
+  assert.equal(error.operation, "read");
+  assert.equal(error.sessionKey, "11");
+  assert.match(error.message, /storage read failed: timed out after 50 ms/);
+  answer(); // the late answer is ignored
+  await within(bot.updates.handleUpdate(updates.message(11)));
+  assert.equal(ran, 1);
+  assert.equal(totals(inner.calls).writes, 1);
+  assert.deepEqual(await inner.get("11"), { count: 42 });
+});
+
+Deno.test("a write that never answers fails after storageTimeout, and the key is free again", async () => {
+  const inner = inMemoryStorage();
+  const { storage } = stalling(inner, "setIfVersion");
+  const bot = testBot()
+    .extend(session({ storage, storageTimeout: 50, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => void context.session.count++);
+  await within(bot.updates.handleUpdate(updates.message(12)));
+  const [error] = errorsOf(bot);
+  assert.ok(error instanceof SessionStorageError);
+  assert.equal(error.operation, "write");
+  assert.match(error.message, /timed out after 50 ms/);
+  await within(bot.updates.handleUpdate(updates.message(12)));
+  assert.equal(errorsOf(bot).length, 1);
+  assert.deepEqual(await inner.get("12"), { count: 1 });
+});
+
+Deno.test("a delete that never answers fails after storageTimeout ($clear and sessionStore)", async () => {
+  const inner = inMemoryStorage();
+  await inner.set("13", { count: 5 });
+  const cleared = stalling(inner, "deleteIfVersion");
+  const bot = testBot()
+    .extend(session({ storage: cleared.storage, storageTimeout: 50, initial: () => ({}) }))
+    .on("message", (context) => context.session.$clear());
+  await within(bot.updates.handleUpdate(updates.message(13)));
+  const [error] = errorsOf(bot);
+  assert.ok(error instanceof SessionStorageError);
+  assert.equal(error.operation, "delete");
+  assert.match(error.message, /timed out after 50 ms/);
+
+  const deleted = stalling(inner, "delete");
+  const store = sessionStore({ storage: deleted.storage, storageTimeout: 50 });
+  await within(assert.rejects(
+    store.delete("13"),
+    (error) => error instanceof SessionStorageError && error.operation === "delete",
+  ));
+  const read = stalling(inner, "getVersioned");
+  const reader = sessionStore({ storage: read.storage, storageTimeout: 50 });
+  await within(assert.rejects(
+    reader.get("13"),
+    (error) => error instanceof SessionStorageError && error.operation === "read",
+  ));
+  // Both keys are free again.
+  assert.deepEqual(await within(reader.get("13")), { count: 5 });
+  await within(store.delete("13"));
+  assert.equal(await inner.get("13"), undefined);
+});
+
+Deno.test("storageTimeout must be a positive number of milliseconds", () => {
+  for (const storageTimeout of [0, -1, NaN, Infinity, 2 ** 31, "10" as unknown as number]) {
+    assert.throws(
+      () => session({ storage: inMemoryStorage(), storageTimeout }),
+      (error) =>
+        error instanceof RangeError && /storageTimeout is in milliseconds/.test(error.message),
+      String(storageTimeout),
+    );
+  }
+  assert.throws(() => sessionStore({ storage: inMemoryStorage(), storageTimeout: 0 }), RangeError);
+});
+
+Deno.test("a storage that answers synchronously starts no timer", async () => {
+  const bot = testBot()
+    .extend(session({ storage: inMemoryStorage(), initial: () => ({ count: 0 }) }))
+    .on("message", (context) => void context.session.count++);
+  const original = globalThis.setTimeout;
+  let timers = 0;
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    timers++;
+    return original(...args);
+  }) as typeof setTimeout;
+  try {
+    await bot.updates.handleUpdate(updates.message(14));
+  } finally {
+    globalThis.setTimeout = original;
+  }
+  assert.deepEqual(errorsOf(bot), []);
+  assert.equal(timers, 0);
 });
