@@ -92,7 +92,10 @@ export function session<
   // Saves in flight, for bot.stop(). A count, not a Set of promises: adding
   // and removing one entry per update makes V8 reallocate the Set's table.
   let saving = 0;
+  /** Set while a bot.stop() waits: called when the last save in flight ends. */
   let drained: (() => void) | undefined;
+  /** What every concurrent bot.stop() waits for. */
+  let idle: Promise<void> | undefined;
 
   const bind = (ctx: SessionContext, slot: SessionSlot): void => {
     if (contextProperty.bind(ctx, slot)) return;
@@ -211,10 +214,32 @@ export function session<
   Object.defineProperty(middleware, "name", { value: middlewareName });
   plugin.use(middleware);
 
-  // bot.stop() waits for sessions being saved, so none is cut off.
-  plugin.onStop(async () => {
-    if (saving > 0) await new Promise<void>((resolve) => (drained = resolve));
-    drained = undefined;
+  // bot.stop() waits for sessions being saved, so none is cut off, but not
+  // forever. GramIO's stop(timeout) first waits (up to `timeout`) for the
+  // updates in its queue (polling, webhooks without shouldWait), their saves
+  // included, and only then runs this hook, without the timeout. Queued
+  // updates still running mean that time is up. Otherwise the saves left are
+  // of updates given to handleUpdate() directly: wait at most storageTimeout.
+  plugin.onStop(async ({ bot }) => {
+    if (saving === 0) return;
+    if (queueBusy(bot)) {
+      if (log.enabled) {
+        log("%s bot.stop(): its timeout is over; not waiting for %d save(s)", property, saving);
+      }
+      return;
+    }
+    idle ??= new Promise<void>((resolve) => {
+      drained = () => {
+        idle = drained = undefined;
+        resolve();
+      };
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, runtime.storageTimeout);
+    });
+    await Promise.race([idle, timeout]);
+    clearTimeout(timer);
   });
 
   return plugin as unknown as SessionPlugin<
@@ -222,6 +247,13 @@ export function session<
     SessionValue<Data, Lazy>,
     SessionAssignment<Data>
   >;
+}
+
+/** Whether GramIO's update queue still has updates to run: bot.stop()'s wait for them timed out. */
+function queueBusy(bot: object): boolean {
+  const queue = (bot as { updates?: { queue?: { pending?: number; queued?: number } } }).updates
+    ?.queue;
+  return (queue?.pending ?? 0) > 0 || (queue?.queued ?? 0) > 0;
 }
 
 function normalizeKey(key: unknown): string | undefined {

@@ -1,6 +1,12 @@
 import { setImmediate } from "node:timers";
 import assert from "node:assert/strict";
-import { inMemoryStorage, session, sessionStore } from "../mod.ts";
+import {
+  inMemoryStorage,
+  session,
+  SessionStorageError,
+  sessionStore,
+  type VersionedStorage,
+} from "../mod.ts";
 import {
   countingStorage,
   errorsOf,
@@ -239,3 +245,77 @@ for (const cronFirst of [true, false]) {
     },
   );
 }
+
+/** Fault injection: a real storage whose writes never settle until `answer()`. */
+function hangingWrites(inner: VersionedStorage) {
+  const stalled = gate();
+  let writing = 0;
+  const storage: VersionedStorage = {
+    get: (key) => inner.get(key),
+    has: (key) => inner.has(key),
+    delete: (key) => inner.delete(key),
+    getVersioned: (key) => inner.getVersioned(key),
+    set: (key, value, options) => {
+      writing++;
+      return stalled.promise.then(() => inner.set(key, value, options));
+    },
+    setIfVersion: (key, value, version, options) => {
+      writing++;
+      return stalled.promise.then(() => inner.setIfVersion(key, value, version, options));
+    },
+  };
+  return { storage, answer: stalled.open, writing: () => writing };
+}
+
+Deno.test("bot.stop(timeout) returns within its timeout while a save of a queued update hangs", async () => {
+  const inner = inMemoryStorage();
+  const { storage, answer, writing } = hangingWrites(inner);
+  // A storage timeout far beyond the stop timeout: stop() must not wait for it.
+  const bot = testBot()
+    .extend(session({ storage, storageTimeout: 60_000, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => void context.session.count++);
+  // How polling and webhooks hand updates over: through GramIO's queue.
+  bot.updates.queue.add(updates.message(1));
+  while (writing() === 0) await tick();
+  const start = performance.now();
+  await within(bot.stop(100), 2000);
+  const took = performance.now() - start;
+  assert.ok(took < 1000, `stop(100) took ${took.toFixed(0)} ms`);
+  // Let the save land, so nothing is left running after the test.
+  answer();
+  await within(bot.updates.queue.onIdle());
+  assert.deepEqual(await inner.get("1"), { count: 1 });
+});
+
+Deno.test("bot.stop() waits at most storageTimeout for a hung save of an update handled directly", async () => {
+  const { storage, writing } = hangingWrites(inMemoryStorage());
+  const bot = testBot()
+    .extend(session({ storage, storageTimeout: 50, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => void context.session.count++);
+  const handled = bot.updates.handleUpdate(updates.message(2));
+  while (writing() === 0) await tick();
+  await within(Promise.all([bot.stop(), handled]));
+  const [error] = errorsOf(bot);
+  assert.ok(error instanceof SessionStorageError);
+  assert.equal(error.operation, "write");
+  assert.match(error.message, /timed out after 50 ms/);
+});
+
+Deno.test("two concurrent bot.stop() calls both return once the save is done", async () => {
+  const inner = inMemoryStorage();
+  const { storage, answer, writing } = hangingWrites(inner);
+  const bot = testBot()
+    .extend(session({ storage, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => void context.session.count++);
+  const handled = bot.updates.handleUpdate(updates.message(3));
+  while (writing() === 0) await tick();
+  let stopped = 0;
+  const first = bot.stop().then(() => stopped++);
+  const second = bot.stop().then(() => stopped++);
+  await tick();
+  assert.equal(stopped, 0, "both wait for the save");
+  answer();
+  await within(Promise.all([first, second, handled]));
+  assert.equal(stopped, 2);
+  assert.deepEqual(await inner.get("3"), { count: 1 });
+});
