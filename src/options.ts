@@ -122,10 +122,11 @@ export interface SessionOptions<
   migrations?: Migrations;
   /**
    * Milliseconds a storage call (read, write, delete) may take. One that has
-   * not answered by then fails with `SessionStorageError` ("timed out"), and
-   * the session's lock is released, so a hung storage cannot hold a user's
-   * updates forever. Calls that answer synchronously (in memory) are not
-   * timed. Default 10 000 (10 s).
+   * not answered by then (checked by one shared timer: at most a quarter
+   * later) fails with `SessionStorageError` ("timed out"), and the session's
+   * lock is released, so a hung storage cannot hold a user's updates forever.
+   * Calls that answer synchronously (in memory) are not timed. Default
+   * 10 000 (10 s).
    */
   storageTimeout?: number;
   /** The clock for `ttl`, in milliseconds since the epoch. Default `Date.now`; tests inject one. */

@@ -365,3 +365,25 @@ Deno.test("a storage that answers synchronously starts no timer", async () => {
   assert.deepEqual(errorsOf(bot), []);
   assert.equal(timers, 0);
 });
+
+Deno.test("calls that answer within storageTimeout never time out, however long the run", async () => {
+  const inner = inMemoryStorage();
+  const slow = secondHandle(inner);
+  const later = <T>(value: T | Promise<T>) =>
+    new Promise<T>((resolve) => setTimeout(() => resolve(value), 5));
+  slow.getVersioned = (key) => later(inner.getVersioned(key));
+  slow.setIfVersion = (key, value, version, options) =>
+    later(inner.setIfVersion(key, value, version, options));
+  const bot = testBot()
+    .extend(session({ storage: slow, storageTimeout: 50, initial: () => ({ count: 0 }) }))
+    .on("message", (context) => void context.session.count++);
+  const start = performance.now();
+  let handled = 0;
+  // Several timeouts long, with calls in flight all the time (two users at once).
+  while (performance.now() - start < 300) {
+    await Promise.all([15, 16].map((user) => bot.updates.handleUpdate(updates.message(user))));
+    handled++;
+  }
+  assert.deepEqual(errorsOf(bot), []);
+  assert.deepEqual(await inner.get("15"), { count: handled });
+});
