@@ -817,14 +817,14 @@ export class SessionState implements SessionSlot, LockTenant {
    * are what it guards against.
    */
   async #saveChecked(data: object, options: SetOptions | undefined, start: number): Promise<void> {
-    const { storage } = this.#runtime;
+    const { storage, storageTimeout } = this.#runtime;
     const versioned = isVersionedStorage(storage);
     let conflicts = 0;
     for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
       if (attempt > 0) await backoff(attempt);
       const fresh: { value: unknown; version: string | null } = versioned
-        ? await storage.getVersioned(this.#key)
-        : { value: await storage.get(this.#key), version: null };
+        ? await bounded(storage.getVersioned(this.#key), storageTimeout)
+        : { value: await bounded(storage.get(this.#key), storageTimeout), version: null };
       const theirs = await this.#theirData(fresh.value);
       let toWrite = data;
       if (changedFields(this.#base!, takeSnapshot(theirs)).size > 0) {
@@ -836,8 +836,13 @@ export class SessionState implements SessionSlot, LockTenant {
       }
       const encoded = this.#encode(toWrite);
       if (!versioned) {
-        await storage.set(this.#key, encoded, options);
-      } else if (!await storage.setIfVersion(this.#key, encoded, fresh.version, options)) {
+        await bounded(storage.set(this.#key, encoded, options), storageTimeout);
+      } else if (
+        !await bounded(
+          storage.setIfVersion(this.#key, encoded, fresh.version, options),
+          storageTimeout,
+        )
+      ) {
         continue;
       }
       return this.#saved(toWrite, start, conflicts);
