@@ -8,17 +8,152 @@
  * @module
  */
 
+/**
+ * How deeply a session may nest (the session object is level 1). Reading back
+ * is recursive in every storage: V8's deserializer (Deno KV, chunked
+ * sessions) fails at about 2,700 levels of objects (3,600 of arrays) and
+ * devalue (Redis) overflows the stack at about 1,700, so sessions deeper than
+ * this are refused when saved, with the old value kept.
+ */
+export const MAX_DEPTH = 1000;
+
+/** A value nested deeper than {@linkcode MAX_DEPTH}. */
+export class DepthError extends RangeError {
+  constructor(readonly depth: number, readonly field: string | undefined) {
+    super(
+      `the session is nested ${
+        depth > MAX_DEPTH + 1 ? depth : `more than ${MAX_DEPTH}`
+      } levels deep${
+        field === undefined ? "" : ` (field "${field}")`
+      }; the limit is ${MAX_DEPTH} levels, so that every storage can read it back. ` +
+        "Nothing was written; keep long chains (histories, linked lists) in arrays instead of nesting them.",
+    );
+    this.name = "DepthError";
+  }
+}
+
+/**
+ * Own capability mark of a storage whose reads return fresh copies and whose
+ * writes keep none of the objects written (the three built-in ones): the
+ * plugin then skips its own copies. Any other storage may hand out and keep
+ * live objects (a `Map`), so the plugin copies what it reads and writes.
+ */
+export const RETURNS_COPIES: unique symbol = Symbol("@gramio/session returns copies");
+
+/** Marks `storage` with {@linkcode RETURNS_COPIES} (not enumerable: wrappers do not inherit it). */
+export function markReturnsCopies<T extends object>(storage: T): T {
+  Object.defineProperty(storage, RETURNS_COPIES, { value: true });
+  return storage;
+}
+
+/** Whether `storage` is marked with {@linkcode RETURNS_COPIES}. */
+export function returnsCopies(storage: object): boolean {
+  return (storage as { [RETURNS_COPIES]?: boolean })[RETURNS_COPIES] === true;
+}
+
 /** Copies `value` deeply; throws a TypeError naming the path of a value no storage can hold. */
 export function cloneValue<T>(value: T): T {
   const flat = flatCopy(value);
   if (flat !== undefined) return flat as T;
-  return new Cloner().clone(value, "") as T;
+  return new Cloner().clone(value, "", 1) as T;
+}
+
+/** The own enumerable keys of an array that are not indices, or `undefined` when none. */
+export function namedArrayKeys(array: readonly unknown[]): string[] | undefined {
+  const keys = Object.keys(array);
+  // Indices come first, in order: a dense array without named keys ends with its last index.
+  const last = keys.length - 1;
+  if (last === -1 || (keys.length === array.length && keys[last] === String(last))) {
+    return undefined;
+  }
+  let first = keys.length;
+  while (first > 0 && !isIndex(keys[first - 1])) first--;
+  return first === keys.length ? undefined : keys.slice(first);
+}
+
+function isIndex(key: string): boolean {
+  const n = Number(key);
+  return Number.isInteger(n) && n >= 0 && n < 2 ** 32 - 1 && String(n) === key;
+}
+
+/** A `Number`, `String`, `Boolean` or `BigInt` object (`new Number(1)`). */
+export function isBoxed(value: object): boolean {
+  return value instanceof Number || value instanceof String || value instanceof Boolean ||
+    value instanceof BigInt;
+}
+
+/**
+ * Throws a {@linkcode DepthError} when `data` nests deeper than
+ * {@linkcode MAX_DEPTH}. Iterative (never overflows the stack itself), and
+ * walks in the serializer's order (depth-first, each object once), so the
+ * depth it finds is the depth a storage's reader meets.
+ */
+export function assertStorableDepth(data: object): void {
+  let seen: Set<object> | undefined;
+  const record = data as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const field = record[key];
+    if (typeof field !== "object" || field === null) continue;
+    seen ??= new Set([data]);
+    const depth = deepestLevel(field, seen);
+    if (depth > MAX_DEPTH) throw new DepthError(depth, key);
+  }
+}
+
+/** The deepest level under `start` (at level 2), skipping objects already in `seen`. */
+function deepestLevel(start: object, seen: Set<object>): number {
+  let deepest = 0;
+  const frames: unknown[][] = [[start]];
+  const positions: number[] = [0];
+  while (frames.length > 0) {
+    const top = frames.length - 1;
+    const items = frames[top];
+    if (positions[top] === items.length) {
+      frames.pop();
+      positions.pop();
+      continue;
+    }
+    const item = items[positions[top]++];
+    if (typeof item !== "object" || item === null || seen.has(item)) continue;
+    seen.add(item);
+    // frames[0] holds a top-level field: level 2.
+    deepest = Math.max(deepest, top + 2);
+    const children = childrenOf(item);
+    if (children.length > 0) {
+      frames.push(children);
+      positions.push(0);
+    }
+  }
+  return deepest;
+}
+
+/** The values an object holds, in the order serializers visit them. */
+function childrenOf(value: object): unknown[] {
+  const out: unknown[] = [];
+  if (value instanceof Map) {
+    for (const [k, v] of value) out.push(k, v);
+    return out;
+  }
+  if (value instanceof Set) {
+    for (const item of value) out.push(item);
+    return out;
+  }
+  if (
+    value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
+    value instanceof RegExp || isBoxed(value)
+  ) return out;
+  if (value instanceof Error && Object.hasOwn(value, "cause")) out.push(value.cause);
+  // Arrays: indices, then named keys, like other objects.
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (Object.hasOwn(record, key)) out.push(record[key]);
+  return out;
 }
 
 class Cloner {
   #copies: Map<object, unknown> | undefined;
 
-  clone(value: unknown, path: string): unknown {
+  clone(value: unknown, path: string, depth: number): unknown {
     if (typeof value !== "object" || value === null) {
       if (typeof value === "function" || typeof value === "symbol") {
         throw new TypeError(
@@ -31,12 +166,21 @@ class Cloner {
     const copies = this.#copies ??= new Map();
     const known = copies.get(value);
     if (known !== undefined) return known;
+    if (depth > MAX_DEPTH) throw new DepthError(depth, path.split(/[.[<]/)[0] || undefined);
+    const next = depth + 1;
 
     if (Array.isArray(value)) {
       const copy: unknown[] = new Array(value.length);
       copies.set(value, copy);
       for (let i = 0; i < value.length; i++) {
-        copy[i] = this.clone(value[i], `${path}[${i}]`);
+        copy[i] = this.clone(value[i], `${path}[${i}]`, next);
+      }
+      // Named properties on an array (KV keeps them).
+      const named = namedArrayKeys(value);
+      if (named) {
+        const from = value as unknown as Record<string, unknown>;
+        const to = copy as unknown as Record<string, unknown>;
+        for (const key of named) setOwn(to, key, this.clone(from[key], `${path}.${key}`, next));
       }
       return copy;
     }
@@ -47,21 +191,22 @@ class Cloner {
       const copy = remember(copies, value, new Map());
       for (const [k, v] of value) {
         copy.set(
-          this.clone(k, `${path}<key>`),
-          this.clone(v, `${path}<value>`),
+          this.clone(k, `${path}<key>`, next),
+          this.clone(v, `${path}<value>`, next),
         );
       }
       return copy;
     }
     if (value instanceof Set) {
       const copy = remember(copies, value, new Set());
-      for (const item of value) copy.add(this.clone(item, `${path}<item>`));
+      for (const item of value) copy.add(this.clone(item, `${path}<item>`, next));
       return copy;
     }
     if (
       ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
-      value instanceof RegExp
+      value instanceof RegExp || value instanceof Error || isBoxed(value)
     ) {
+      // Errors keep name, message, stack and cause, and boxed primitives their value, as in KV.
       return remember(copies, value, structuredClone(value));
     }
 
@@ -70,7 +215,7 @@ class Cloner {
     const record = value as Record<string, unknown>;
     for (const key in record) {
       if (Object.hasOwn(record, key)) {
-        setOwn(copy, key, this.clone(record[key], path ? `${path}.${key}` : key));
+        setOwn(copy, key, this.clone(record[key], path ? `${path}.${key}` : key, next));
       }
     }
     return copy;

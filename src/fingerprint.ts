@@ -15,7 +15,7 @@
  * @module
  */
 
-import { setOwn } from "./clone.ts";
+import { DepthError, isBoxed, MAX_DEPTH, namedArrayKeys, setOwn } from "./clone.ts";
 
 /** What a session looked like at one moment, field by field. */
 export interface Snapshot {
@@ -25,12 +25,23 @@ export interface Snapshot {
   readonly prints: unknown[];
 }
 
-/** Takes a snapshot of a session object's top-level fields. */
+/**
+ * Takes a snapshot of a session object's top-level fields. Throws a
+ * `DepthError` for a session nested deeper than `MAX_DEPTH` (the copy is
+ * recursive; the comparison never goes deeper than the copy).
+ */
 export function takeSnapshot(data: object): Snapshot {
   const keys = Object.keys(data);
   const prints = new Array<unknown>(keys.length);
   const record = data as Record<string, unknown>;
-  for (let i = 0; i < keys.length; i++) prints[i] = printOf(record[keys[i]]);
+  for (let i = 0; i < keys.length; i++) {
+    try {
+      prints[i] = printOf(record[keys[i]]);
+    } catch (error) {
+      if (error instanceof DepthError) throw new DepthError(error.depth, keys[i]);
+      throw error;
+    }
+  }
   return { keys, prints };
 }
 
@@ -96,6 +107,32 @@ class Opaque {
   constructor(readonly text: string) {}
 }
 
+/** A boxed primitive (`new Number(1)`) in a snapshot: its class and value. */
+class Boxed {
+  constructor(readonly proto: object | null, readonly value: unknown) {}
+}
+
+/** An Error in a snapshot: its class, and a copy of what KV keeps of it and its own fields. */
+class ErrorCopy {
+  constructor(readonly proto: object | null, readonly fields: unknown) {}
+}
+
+/** What a structured clone keeps of an Error (name via its class), and its own enumerable fields. */
+function errorFields(error: Error): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    message: error.message,
+    stack: error.stack,
+    name: error.name,
+  };
+  if (Object.hasOwn(error, "cause")) fields.cause = error.cause;
+  for (const key in error) {
+    if (Object.hasOwn(error, key)) {
+      setOwn(fields, "." + key, (error as unknown as Record<string, unknown>)[key]);
+    }
+  }
+  return fields;
+}
+
 const opaqueText = (value: unknown): string => typeof value + String(value);
 
 /** Remembers which objects were met, without a Map until a second one appears. */
@@ -123,15 +160,24 @@ class Visits<T> {
 class Copier {
   readonly #copies = new Visits<unknown>();
 
-  copy(value: unknown): unknown {
+  /** `depth`: the level `value` is at, the field's value being level 2. */
+  copy(value: unknown, depth = 2): unknown {
     if (typeof value !== "object" || value === null) return primitivePrint(value);
     const known = this.#copies.get(value);
     if (known !== undefined) return known;
+    if (depth > MAX_DEPTH) throw new DepthError(depth, undefined);
+    const next = depth + 1;
 
     if (Array.isArray(value)) {
       const out: unknown[] = new Array(value.length);
       this.#copies.set(value, out);
-      for (let i = 0; i < value.length; i++) out[i] = this.copy(value[i]);
+      for (let i = 0; i < value.length; i++) out[i] = this.copy(value[i], next);
+      const named = namedArrayKeys(value);
+      if (named) {
+        const from = value as unknown as Record<string, unknown>;
+        const to = out as unknown as Record<string, unknown>;
+        for (const key of named) setOwn(to, key, this.copy(from[key], next));
+      }
       return out;
     }
     const proto = Object.getPrototypeOf(value);
@@ -139,23 +185,29 @@ class Copier {
       if (value instanceof Date) return this.#remember(value, new Date(value.getTime()));
       if (value instanceof Map) {
         const out = this.#remember(value, new Map());
-        for (const [k, v] of value) out.set(this.copy(k), this.copy(v));
+        for (const [k, v] of value) out.set(this.copy(k, next), this.copy(v, next));
         return out;
       }
       if (value instanceof Set) {
         const out = this.#remember(value, new Set());
-        for (const item of value) out.add(this.copy(item));
+        for (const item of value) out.add(this.copy(item, next));
         return out;
       }
       if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof RegExp) {
         return this.#remember(value, structuredClone(value));
+      }
+      if (isBoxed(value)) return this.#remember(value, new Boxed(proto, value.valueOf()));
+      if (value instanceof Error) {
+        const out = this.#remember(value, new ErrorCopy(proto, undefined));
+        (out as { fields: unknown }).fields = this.copy(errorFields(value), next);
+        return out;
       }
     }
     const out: Record<string, unknown> = {};
     this.#copies.set(value, out);
     const record = value as Record<string, unknown>;
     for (const key in record) {
-      if (Object.hasOwn(record, key)) setOwn(out, key, this.copy(record[key]));
+      if (Object.hasOwn(record, key)) setOwn(out, key, this.copy(record[key], next));
     }
     return out;
   }
@@ -183,16 +235,36 @@ class Comparer {
     this.#pairs.set(value, copy);
     this.#taken.set(copy, true);
 
+    // Never deeper than the copy (at most MAX_DEPTH): a value nested deeper
+    // differs from it before that.
     if (Array.isArray(value)) {
       if (!Array.isArray(copy) || value.length !== copy.length) return false;
       for (let i = 0; i < value.length; i++) {
         if (!this.equal(value[i], copy[i])) return false;
       }
+      const named = namedArrayKeys(value);
+      const theirs = namedArrayKeys(copy);
+      if (named === undefined || theirs === undefined) return named === theirs;
+      if (named.length !== theirs.length) return false;
+      const from = value as unknown as Record<string, unknown>;
+      const to = copy as unknown as Record<string, unknown>;
+      for (let i = 0; i < named.length; i++) {
+        if (named[i] !== theirs[i] || !this.equal(from[named[i]], to[named[i]])) return false;
+      }
       return true;
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
+      // Prints met when comparing two snapshots (changedFields).
       if (value instanceof Opaque) return copy instanceof Opaque && copy.text === value.text;
+      if (value instanceof Boxed) {
+        return copy instanceof Boxed && copy.proto === value.proto &&
+          Object.is(copy.value, value.value);
+      }
+      if (value instanceof ErrorCopy) {
+        return copy instanceof ErrorCopy && copy.proto === value.proto &&
+          this.equal(value.fields, copy.fields);
+      }
       if (value instanceof Date) {
         return copy instanceof Date && Object.is(value.getTime(), copy.getTime());
       }
@@ -229,6 +301,14 @@ class Comparer {
           sameBytes(value, 0, value.byteLength, copy, 0, copy.byteLength);
       }
       if (value instanceof RegExp) return copy instanceof RegExp && String(value) === String(copy);
+      if (isBoxed(value)) {
+        return copy instanceof Boxed && copy.proto === proto &&
+          Object.is(copy.value, value.valueOf());
+      }
+      if (value instanceof Error) {
+        return copy instanceof ErrorCopy && copy.proto === proto &&
+          this.equal(errorFields(value), copy.fields);
+      }
     }
     if (!isRecordCopy(copy)) return false;
     // Same own keys in the same order, with equal values.

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { cloneValue, setOwn } from "./clone.ts";
+import {
+  assertStorableDepth,
+  cloneValue,
+  DepthError,
+  MAX_DEPTH,
+  returnsCopies,
+  setOwn,
+} from "./clone.ts";
 import {
   SessionConflictError,
   SessionDataError,
@@ -415,7 +422,18 @@ export class SessionState implements SessionSlot, LockTenant {
     start: number,
   ): object | Promise<object> {
     this.#version = read.version;
-    const adopted = this.#fromStored(read.value);
+    let adopted: object | Promise<object>;
+    try {
+      adopted = this.#fromStored(read.value);
+    } catch (error) {
+      // Nested too deep to copy or compare (written by something else): unusable data.
+      if (!(error instanceof DepthError)) throw error;
+      if (!this.#runtime.resetInvalid) {
+        throw new SessionDataError(this.#key, `nested more than ${MAX_DEPTH} levels deep`);
+      }
+      this.#mustSave = false;
+      adopted = this.#fresh();
+    }
     if (adopted instanceof Promise) return adopted.then((data) => this.#loaded(data, start));
     return this.#loaded(adopted, start);
   }
@@ -442,7 +460,12 @@ export class SessionState implements SessionSlot, LockTenant {
     if (stored === undefined || stored === null) return this.#fresh();
     let record: SessionRecord;
     try {
-      record = decodeRecord(stored, this.#key);
+      // A storage that may hand out its live object (a Map) gets a copy, so that
+      // a failed update or late work cannot change what it holds.
+      record = decodeRecord(
+        returnsCopies(this.#runtime.storage) ? stored : cloneValue(stored),
+        this.#key,
+      );
     } catch (error) {
       // An encoded record that cannot be decoded: like any bad stored value.
       if (!(error instanceof SessionDataError) || !this.#runtime.resetInvalid) throw error;
@@ -478,8 +501,9 @@ export class SessionState implements SessionSlot, LockTenant {
       }
       return this.#fresh();
     }
+    this.#adopt(data);
     this.#existed = true;
-    return this.#adopt(data);
+    return data;
   }
 
   /** A session from `initial()`: saved only if handlers change it. */
@@ -698,7 +722,16 @@ export class SessionState implements SessionSlot, LockTenant {
 
   #encode(data: object): unknown {
     const { ttl, clock, dataVersion, storage } = this.#runtime;
-    return encodeRecord(
+    try {
+      assertStorableDepth(data);
+    } catch (error) {
+      // Refused before any storage call: deeper data saves but cannot be read back.
+      if (!(error instanceof DepthError)) throw error;
+      throw new SessionError(`Session "${this.#key}": ${error.message}`, this.#key, {
+        cause: error,
+      });
+    }
+    const record = encodeRecord(
       {
         data,
         expiresAt: ttl === undefined ? undefined : clock() + ttl,
@@ -710,6 +743,8 @@ export class SessionState implements SessionSlot, LockTenant {
       storage.richValues !== true,
       this.#key,
     );
+    // A storage that may keep the object it is given (a Map) gets a copy.
+    return returnsCopies(storage) ? record : cloneValue(record);
   }
 
   /** Writes `data`; without a promise when the storage answers synchronously and nothing conflicts. */

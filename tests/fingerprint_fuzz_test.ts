@@ -2,7 +2,8 @@
  * Change detection against an independent oracle: V8's structured-clone
  * serialization (what Deno KV stores). For thousands of random session
  * graphs (objects, arrays, Map, Set, Date, typed arrays, RegExp, shared
- * references and cycles, `__proto__` keys) and a random mutation of each,
+ * references and cycles, `__proto__` keys, Errors, boxed primitives, arrays
+ * with named properties) and a random mutation of each,
  * `hasChanged` must say "changed" exactly when the serialized bytes of some
  * top-level field differ. (Fields are compared one by one: making two
  * top-level fields share one object, or stop sharing it, with equal content
@@ -10,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { setOwn } from "../src/clone.ts";
+import { isBoxed, setOwn } from "../src/clone.ts";
 import { hasChanged, takeSnapshot } from "../src/fingerprint.ts";
 
 let seed = 12345;
@@ -45,7 +46,9 @@ function generate(depth: number, pool: object[]): unknown {
   const roll = random();
   if (depth <= 0 || roll < 0.35) return primitive();
   if (roll < 0.42 && pool.length) return pick(pool); // a shared reference or a cycle
-  switch (pick(["object", "object", "array", "map", "set", "date", "bytes", "regexp"])) {
+  switch (
+    pick(["object", "object", "array", "map", "set", "date", "bytes", "regexp", "error", "boxed"])
+  ) {
     case "object": {
       const value: Node = {};
       pool.push(value);
@@ -58,8 +61,22 @@ function generate(depth: number, pool: object[]): unknown {
       const value: unknown[] = [];
       pool.push(value);
       for (let i = Math.floor(random() * 4); i > 0; i--) value.push(generate(depth - 1, pool));
+      if (random() < 0.2) Reflect.set(value, "note", primitive()); // KV keeps named properties
       return value;
     }
+    case "error":
+      return pick([
+        () => new Error("a"),
+        () => new TypeError("a"),
+        () => new Error("b", { cause: generate(depth - 1, pool) }),
+      ])();
+    case "boxed":
+      return pick<() => object>([
+        () => new Number(1),
+        () => new String("a"),
+        () => new Boolean(false),
+        () => Object(1n),
+      ])();
     case "map": {
       const value = new Map<unknown, unknown>();
       pool.push(value);
@@ -109,8 +126,11 @@ function mutate(root: Node): void {
   else if (target instanceof Date) target.setTime(pick([0, 1, 2, 1e12]));
   else if (target instanceof Uint8Array) target[2] = pick([3, 4]);
   else if (target instanceof RegExp) return;
+  else if (target instanceof Error) target.message = pick(["a", "b"]);
+  else if (isBoxed(target)) return;
   else if (Array.isArray(target)) {
-    if (roll < 0.3) target.push(primitive());
+    if (roll < 0.15) Reflect.set(target, "note", primitive());
+    else if (roll < 0.3) target.push(primitive());
     else if (target.length && roll < 0.6) target[0] = primitive();
     else if (target.length) Reflect.set(target, 0, target[0]); // the same value again: no change
   } else {
@@ -133,6 +153,18 @@ function mutate(root: Node): void {
       delete node[key];
       setOwn(node, key, value);
     } else if (roll < 0.8) setOwn(node, pick(["a", "b"]), pick(objects));
+    else if (roll < 0.9) {
+      // Boxed primitives and Errors are replaced, not changed in place.
+      setOwn(
+        node,
+        pick(["a", "b"]),
+        pick<() => object>([
+          () => new Number(pick([1, 2])),
+          () => new String("a"),
+          () => new Error(pick(["a", "b"])),
+        ])(),
+      );
+    }
   }
 }
 
