@@ -3,6 +3,9 @@ import { openKv as openNpmKv } from "@deno/kv";
 import { denoKvStorage } from "../src/storages/denokv.ts";
 import { isListableStorage, isVersionedStorage } from "../src/storage.ts";
 import { spyKv } from "./support/kv_spy.ts";
+import { SessionDataError } from "../src/errors.ts";
+import { session } from "../src/plugin.ts";
+import { errorsOf, testBot, updates } from "./support/bot.ts";
 
 /** Runs `fn` with a fresh database file path, removed afterwards. */
 async function withDbFile(fn: (path: string) => Promise<void>): Promise<void> {
@@ -432,7 +435,11 @@ Deno.test("missing chunks: an error without ttl, an absent session once expiring
     const storage = denoKvStorage(kv);
     await storage.set("d", { blob: randomBytes(200_000) });
     await kv.delete(["gramio-session", 0, "d", 2]);
-    await assert.rejects(storage.get("d"), /session "d" is damaged/);
+    await assert.rejects(storage.get("d"), (error) => {
+      assert.ok(error instanceof SessionDataError);
+      assert.match(error.message, /Session "d": the stored value is damaged/);
+      return true;
+    });
 
     // With expireIn, KV may drop chunks before the head: the session is gone.
     await storage.set("e", { blob: randomBytes(200_000) }, { ttl: 60_000 });
@@ -443,6 +450,70 @@ Deno.test("missing chunks: an error without ttl, an absent session once expiring
     // Its version lets the plugin overwrite it, which clears the rest of the chunks.
     assert.equal(await storage.setIfVersion("e", { n: 1 }, read.version), true);
     assert.deepEqual(await allKeys(kv, ["gramio-session", 0, "e"]), []);
+  });
+});
+
+Deno.test("damaged chunks and an unknown manifest are SessionDataError; onInvalidData: reset clears them", async () => {
+  await withKv(async (kv) => {
+    const storage = denoKvStorage(kv);
+    await storage.set("d", { blob: randomBytes(200_000) });
+    await kv.delete(["gramio-session", 0, "d", 1]);
+    await kv.set(["gramio-session", "m"], { __gramio_session_chunks__: 2, chunks: 1, bytes: 9 });
+    for (const key of ["d", "m"]) {
+      await assert.rejects(storage.get(key), SessionDataError);
+    }
+    await assert.rejects(storage.get("m"), /unknown Deno KV chunk manifest/);
+
+    let ran = 0;
+    const strict = testBot()
+      .extend(session({ storage, getSessionKey: () => "d", initial: () => ({ n: 0 }) }))
+      .on("message", () => void ran++);
+    await strict.updates.handleUpdate(updates.message(1));
+    assert.equal(ran, 0);
+    assert.ok(errorsOf(strict)[0] instanceof SessionDataError, "not a storage failure: bad data");
+
+    const resetting = testBot()
+      .extend(session({
+        storage,
+        getSessionKey: (ctx) => ctx.senderId === 1 ? "d" : "m",
+        onInvalidData: "reset",
+        initial: () => ({ n: 0 }),
+      }))
+      .on("message", (ctx) => void ctx.session.n++);
+    await resetting.updates.handleUpdate(updates.message(1));
+    await resetting.updates.handleUpdate(updates.message(2));
+    assert.deepEqual(errorsOf(resetting), []);
+    assert.deepEqual(await storage.get("d"), { n: 1 });
+    assert.deepEqual(await storage.get("m"), { n: 1 });
+    assert.deepEqual(await allKeys(kv, ["gramio-session", 0]), [], "no chunk left behind");
+  });
+});
+
+Deno.test("typed arrays of a chunked session own their bytes, not the whole session's", async () => {
+  await withKv(async (kv) => {
+    const storage = denoKvStorage(kv);
+    const secret = "x".repeat(400_000);
+    const arrays = Array.from({ length: 300 }, (_, i) => new Uint8Array(32).fill(i % 256));
+    await storage.set("t", {
+      secret,
+      arrays,
+      floats: new Float64Array([1.5]),
+      view: new DataView(new Uint8Array([1, 2, 3]).buffer),
+    });
+    const read = await storage.get("t") as {
+      arrays: Uint8Array[];
+      floats: Float64Array;
+      view: DataView;
+    };
+    assert.equal(read.arrays.length, 300);
+    for (const [i, array] of read.arrays.entries()) {
+      assert.equal(array.buffer.byteLength, 32, "one array keeps only its own bytes");
+      assert.deepEqual(array, arrays[i]);
+    }
+    assert.equal(read.floats.buffer.byteLength, 8);
+    assert.deepEqual([...read.floats], [1.5]);
+    assert.equal(read.view.buffer.byteLength, 3);
+    assert.equal(read.view.getUint8(2), 3);
   });
 });
 

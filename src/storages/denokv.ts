@@ -13,9 +13,11 @@
  * @module
  */
 
-import { deserialize, serialize } from "node:v8";
+import { DefaultDeserializer, serialize } from "node:v8";
+import { SessionDataError } from "../errors.ts";
 import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
 import { isThenable } from "../thenable.ts";
+import { markReturnsCopies } from "../clone.ts";
 
 /**
  * One part of a Deno KV key. A subset of `Deno.KvKeyPart` and of `@deno/kv`'s
@@ -430,7 +432,11 @@ export function denoKvStorage<Value = unknown>(
     for (let attempt = 1;; attempt++) {
       // Retries read the primary: a replica may lag between head and chunks.
       const options = attempt === 1 ? readOptions : STRONG;
-      const head = await db.get(headKey(key), options);
+      const head = await db.get(headKey(key), options).catch((error) => {
+        // A value KV stored but cannot read back (one saved nested too deep).
+        if (!/could not deserialize/i.test(String((error as Error)?.message))) throw error;
+        throw new SessionDataError(key, `undecodable (Deno KV: ${(error as Error).message})`);
+      });
       if (head.versionstamp === null) {
         return { value: undefined, version: null };
       }
@@ -447,7 +453,7 @@ export function denoKvStorage<Value = unknown>(
       );
       if (bytes) {
         return {
-          value: deserialize(bytes) as Value,
+          value: deserializeChunks(key, bytes) as Value,
           version: head.versionstamp,
         };
       }
@@ -459,9 +465,10 @@ export function denoKvStorage<Value = unknown>(
           return { value: undefined, version: head.versionstamp };
         }
         const where = formatKey([...chunkRoot, key]);
-        throw new Error(
-          `Deno KV storage: session "${key}" is damaged: its head lists ${manifest.chunks} chunks under ` +
-            `${where}, but some are missing or from another write. Delete the session to reset it.`,
+        throw new SessionDataError(
+          key,
+          `damaged (Deno KV: its head lists ${manifest.chunks} chunks under ${where}, ` +
+            "but some are missing or from another write)",
         );
       }
       if (attempt >= READ_ATTEMPTS) {
@@ -474,7 +481,8 @@ export function denoKvStorage<Value = unknown>(
     }
   };
 
-  return {
+  // Every read deserializes afresh and every write serializes: no copies needed.
+  return markReturnsCopies({
     name: "deno-kv",
     richValues: true,
     async get(key: string): Promise<Value | undefined> {
@@ -537,7 +545,7 @@ export function denoKvStorage<Value = unknown>(
       }
       db.close?.();
     },
-  };
+  });
 }
 
 const STRONG = { consistency: "strong" } as const;
@@ -629,6 +637,42 @@ function serializeForChunks(key: string, value: unknown): Uint8Array {
   }
 }
 
+/**
+ * Reads a chunked session. `node:v8` makes each typed array a view into the
+ * bytes it reads (the whole session), so each gets its own copy: one small
+ * array must not keep, or expose through `.buffer`, every other field.
+ */
+function deserializeChunks(key: string, bytes: Uint8Array): unknown {
+  try {
+    const reader = new (OwningDeserializer ??= owningDeserializer())(bytes);
+    reader.readHeader();
+    return reader.readValue();
+  } catch (error) {
+    throw new SessionDataError(
+      key,
+      `undecodable (Deno KV chunks: ${String((error as Error)?.message ?? error).split("\n")[0]})`,
+    );
+  }
+}
+
+let OwningDeserializer: typeof DefaultDeserializer | undefined;
+
+/** Made on first use: runtimes that stub `node:v8` may lack the class. */
+function owningDeserializer(): typeof DefaultDeserializer {
+  // `_readHostObject` reads typed arrays (Node's format); it is not in the types.
+  const readView = (DefaultDeserializer.prototype as unknown as {
+    _readHostObject(this: DefaultDeserializer): ArrayBufferView;
+  })._readHostObject;
+  return class extends DefaultDeserializer {
+    _readHostObject(): unknown {
+      const view = readView.call(this);
+      const buffer = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+      if (view instanceof DataView) return new DataView(buffer);
+      return new (view.constructor as new (buffer: ArrayBufferLike) => ArrayBufferView)(buffer);
+    }
+  };
+}
+
 function openDefaultKv(): Promise<KvLike> {
   // Looked up at runtime so that the types, and the npm build, never need Deno's.
   const deno = (globalThis as { Deno?: { openKv?: (path?: string) => Promise<KvLike> } })
@@ -659,10 +703,11 @@ function validManifest(key: string, value: Record<string, unknown>): Manifest {
     chunks > MAX_CHUNKS || typeof bytes !== "number" ||
     !Number.isInteger(bytes) || bytes < 1
   ) {
-    throw new Error(
-      `Deno KV storage: session "${key}" has an unknown chunk manifest (written by a newer version?): ${
+    throw new SessionDataError(
+      key,
+      `an unknown Deno KV chunk manifest (written by a newer version?): ${
         JSON.stringify({ chunks, bytes, format: value[MANIFEST] })
-      }.`,
+      }`,
     );
   }
   return value as unknown as Manifest;
