@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { redisStorage } from "../redis.ts";
+import { sessionStore } from "../mod.ts";
 import type { BunRedisLike, NodeRedisLike, RedisClientLike } from "../redis.ts";
 import {
   type OpenClient,
@@ -241,7 +242,71 @@ for (const open of flavors) {
             (error: Error) => error instanceof TypeError && /"bad"/.test(error.message),
           );
           assert.equal(await storage.has("bad"), false);
+          const list = Object.assign([1, 2], { note: "named" });
+          await assert.rejects(
+            storage.set("bad", { list }),
+            (error: Error) =>
+              error instanceof TypeError && /"bad"/.test(error.message) &&
+              /named properties \(note\)/.test(error.message),
+          );
+          assert.equal(await storage.has("bad"), false);
         });
+
+        await t.step(
+          "stores an own __proto__ key (JSON.parse of user input) as a field, polluting nothing",
+          async () => {
+            const input = JSON.parse(
+              '{"__proto__": {"polluted": 1}, "\\u0001__proto__": 2, "list": [{"__proto__": 3}]}',
+            );
+            await storage.set("proto", input);
+            const read = await storage.get("proto") as Record<string, unknown>;
+            assert.equal(Object.getPrototypeOf(read), Object.prototype);
+            assert.deepEqual(Object.keys(read), ["__proto__", "\u0001__proto__", "list"]);
+            assert.deepEqual(Object.getOwnPropertyDescriptor(read, "__proto__")?.value, {
+              polluted: 1,
+            });
+            assert.equal(read["\u0001__proto__"], 2);
+            assert.ok(Object.hasOwn((read.list as object[])[0], "__proto__"));
+            assert.equal(({} as Record<string, unknown>).polluted, undefined);
+
+            // A legacy JSON record with such a key can be changed again.
+            await raw(client, "SET", prefix + "legacy", '{"__proto__": {"a": 1}, "n": 1}');
+            const legacy = await storage.getVersioned("legacy");
+            const changed = legacy.value as Record<string, unknown>;
+            changed.n = 2;
+            assert.equal(await storage.setIfVersion("legacy", changed, legacy.version), true);
+            const after = await storage.get("legacy") as Record<string, unknown>;
+            assert.equal(after.n, 2);
+            assert.deepEqual(Object.getOwnPropertyDescriptor(after, "__proto__")?.value, { a: 1 });
+            // Through the plugin too.
+            await sessionStore<{ n: number }>({ storage }).update("legacy", (s) => void s.n++);
+            assert.equal((await storage.get("legacy") as { n: number }).n, 3);
+          },
+        );
+
+        await t.step(
+          "keys() refuses an empty prefix: it would list other applications' keys",
+          async () => {
+            const bare = redisStorage(client, { prefix: "" });
+            await assert.rejects(
+              async () => {
+                for await (const _ of sessionStore({ storage: bare }).keys()) break;
+              },
+              /keys\(\) needs a prefix/,
+            );
+            await assert.rejects(
+              async () => {
+                for await (const _ of bare.keys()) break;
+              },
+              (error: Error) =>
+                error instanceof RangeError && /other applications/.test(error.message),
+            );
+            // Reading and writing a named key still work, for @gramio/storage-redis data.
+            const key = prefix + "bare";
+            await bare.set(key, { n: 1 });
+            assert.deepEqual(await storage.get("bare"), { n: 1 });
+          },
+        );
       } finally {
         await cleanUp(client, prefix);
         await close();

@@ -1,5 +1,12 @@
 import { SessionDataError } from "../errors.ts";
-import { parse, stringify } from "devalue";
+import { markReturnsCopies, namedArrayKeys, setOwn } from "../clone.ts";
+import {
+  defaultStringifyOperations,
+  parse,
+  type ParseOperations,
+  stringify,
+  type StringifyOperations,
+} from "devalue";
 import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
 
 /**
@@ -351,10 +358,57 @@ function payloadStart(raw: string): number {
   return stop === -1 ? -1 : stop + 1;
 }
 
+/*
+ * devalue refuses an own key "__proto__" (JSON.parse makes one from user
+ * input; memory and KV store it). It is written as "\u0001__proto__", and a
+ * key of that form gets one more "\u0001", so that every key reads back as
+ * itself, "__proto__" as an own field (never the prototype).
+ */
+const ESCAPE = "\u0001";
+
+function isProtoLike(key: string): boolean {
+  if (!key.endsWith("__proto__")) return false;
+  for (let i = 0; i < key.length - 9; i++) if (key[i] !== ESCAPE) return false;
+  return true;
+}
+
+const stringifyOperations: Partial<StringifyOperations> = {
+  shapeOf(value) {
+    const shape = defaultStringifyOperations.shapeOf(value);
+    if (!("keys" in shape) || !shape.keys.some(isProtoLike)) return shape;
+    return { ...shape, keys: shape.keys.map((key) => isProtoLike(key) ? ESCAPE + key : key) };
+  },
+  get: (value, key) =>
+    (value as Record<string, unknown>)[
+      typeof key === "string" && key.charCodeAt(0) === 1 ? key.slice(1) : key as string
+    ],
+  lengthOf(array) {
+    // devalue would drop an array's named properties silently.
+    const named = namedArrayKeys(array as unknown[]);
+    if (named) {
+      throw new TypeError(
+        `an array has named properties (${named.join(", ")}), which Redis storage cannot keep; ` +
+          "use an object for them",
+      );
+    }
+    return (array as unknown[]).length;
+  },
+};
+
+const parseOperations: Partial<ParseOperations> = {
+  set(target, key, value) {
+    if (typeof key === "string" && key.charCodeAt(0) === 1 && isProtoLike(key)) {
+      setOwn(target as Record<string, unknown>, key.slice(1), value);
+    } else (target as Record<PropertyKey, unknown>)[key as PropertyKey] = value;
+  },
+};
+
 function decode(key: string, raw: string): unknown {
   const start = payloadStart(raw);
   try {
-    return start === -1 ? JSON.parse(raw) : parse(raw.slice(start));
+    return start === -1
+      ? JSON.parse(raw)
+      : parse(raw.slice(start), undefined, { operations: parseOperations });
   } catch (error) {
     // Left as it is: the plugin reports it, or starts afresh with onInvalidData: "reset".
     throw new SessionDataError(key, `undecodable (${(error as Error).message})`);
@@ -368,7 +422,8 @@ async function versionOf(raw: string): Promise<string> {
 
 function encode(key: string, value: unknown, version: string): string {
   try {
-    return MARKER + version + ":" + stringify(value);
+    return MARKER + version + ":" +
+      stringify(value, undefined, { operations: stringifyOperations });
   } catch (error) {
     throw new TypeError(
       `redisStorage: cannot store the session "${key}": ${(error as Error).message}`,
@@ -481,7 +536,8 @@ export function redisStorage<Value = unknown>(
     }
   };
 
-  return {
+  // Every read parses afresh and every write stringifies: no copies needed.
+  return markReturnsCopies({
     name: "redis",
     richValues: true,
     async get(key) {
@@ -520,6 +576,13 @@ export function redisStorage<Value = unknown>(
       return Number(deleted) === 1;
     },
     async *keys(): AsyncIterable<string> {
+      if (prefix === "") {
+        throw new RangeError(
+          'redisStorage: keys() needs a prefix. With prefix "" it would list every key in the database, ' +
+            "other applications' included, and sessionStore() would rewrite them. Move the sessions under a " +
+            'prefix (e.g. copy each key K to "gramio-session:K") and pass it.',
+        );
+      }
       // A cluster: every master in turn, each in COUNT-sized batches. SCAN may
       // return a key twice (rehashing, a slot moving between masters): remember
       // what was yielded.
@@ -545,5 +608,5 @@ export function redisStorage<Value = unknown>(
         }
       } while (cursor !== "0" || ++node < nodes.length);
     },
-  };
+  });
 }
