@@ -1,4 +1,4 @@
-import { cloneValue } from "../clone.ts";
+import { cloneValue, markReturnsCopies } from "../clone.ts";
 import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
 
 /**
@@ -60,6 +60,23 @@ export function inMemoryStorage<Value = unknown>(
   const clock = options.clock ?? Date.now;
   const entries = new Map<string, Entry>();
   let versions = 0;
+  // Expired entries nobody reads again are released by a sweep that checks a
+  // few entries per write (more than a write adds), resuming where it stopped,
+  // so memory stays bounded without a timer. Off until a write has a ttl.
+  let sweep: Iterator<[string, Entry]> | undefined;
+  let expiring = false;
+  const sweepSome = (now: number): void => {
+    for (let i = 0; i < SWEEP_PER_WRITE; i++) {
+      sweep ??= entries.entries();
+      const next = sweep.next();
+      if (next.done) {
+        sweep = undefined;
+        return;
+      }
+      const [key, entry] = next.value;
+      if (entry.expiresAt !== undefined && entry.expiresAt <= now) entries.delete(key);
+    }
+  };
 
   const live = (key: string): Entry | undefined => {
     const entry = entries.get(key);
@@ -70,14 +87,17 @@ export function inMemoryStorage<Value = unknown>(
     return entry;
   };
   const write = (key: string, value: unknown, options?: SetOptions): void => {
+    const now = options?.ttl === undefined && !expiring ? 0 : clock();
     entries.set(key, {
       value: cloneValue(value),
       version: String(++versions),
-      expiresAt: options?.ttl === undefined ? undefined : clock() + options.ttl,
+      expiresAt: options?.ttl === undefined ? undefined : now + options.ttl,
     });
+    if (options?.ttl !== undefined) expiring = true;
+    if (expiring) sweepSome(now);
   };
 
-  return {
+  const storage: InMemoryStorage = {
     name: "memory",
     richValues: true,
     get: (key) => {
@@ -116,4 +136,17 @@ export function inMemoryStorage<Value = unknown>(
       }
     },
   };
+  heldEntries.set(storage, entries);
+  // get returns a copy and set keeps one: the plugin need not copy again.
+  return markReturnsCopies(storage);
+}
+
+/** Entries checked for expiry per write. */
+const SWEEP_PER_WRITE = 2;
+
+const heldEntries = new WeakMap<InMemoryStorage, Map<string, unknown>>();
+
+/** How many entries `storage` holds, expired ones not released yet included (for tests). */
+export function entryCount(storage: InMemoryStorage): number {
+  return heldEntries.get(storage)?.size ?? 0;
 }
