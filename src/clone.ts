@@ -84,24 +84,79 @@ export function isBoxed(value: object): boolean {
 
 /**
  * Throws a {@linkcode DepthError} when `data` nests deeper than
- * {@linkcode MAX_DEPTH}. Iterative (never overflows the stack itself), and
- * walks in the serializer's order (depth-first, each object once), so the
- * depth it finds is the depth a storage's reader meets.
+ * {@linkcode MAX_DEPTH}. Walks in the serializers' order (depth-first, each
+ * object once), so the depth it finds is the depth a storage's reader meets;
+ * it recurses at most `MAX_DEPTH` levels, and measures a deeper value
+ * without recursion for the message.
  */
 export function assertStorableDepth(data: object): void {
-  let seen: Set<object> | undefined;
+  let walk: DepthWalk | undefined;
   const record = data as Record<string, unknown>;
   for (const key in record) {
     if (!Object.hasOwn(record, key)) continue;
     const field = record[key];
     if (typeof field !== "object" || field === null) continue;
-    seen ??= new Set([data]);
-    const depth = deepestLevel(field, seen);
-    if (depth > MAX_DEPTH) throw new DepthError(depth, key);
+    walk ??= new DepthWalk(data);
+    if (walk.exceeds(field, 2)) {
+      throw new DepthError(deepestLevel(field, new Set([data])), key);
+    }
   }
 }
 
-/** The deepest level under `start` (at level 2), skipping objects already in `seen`. */
+class DepthWalk {
+  readonly #seen: Set<object>;
+
+  constructor(root: object) {
+    this.#seen = new Set();
+    this.#seen.add(root);
+  }
+
+  /** Whether `value`, at level `depth`, or anything under it not seen yet is deeper than MAX_DEPTH. */
+  exceeds(value: object, depth: number): boolean {
+    if (this.#seen.has(value)) return false;
+    if (depth > MAX_DEPTH) return true;
+    this.#seen.add(value);
+    const next = depth + 1;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (this.#child(value[i], next)) return true;
+      const named = namedArrayKeys(value);
+      if (named) {
+        const record = value as unknown as Record<string, unknown>;
+        for (const key of named) if (this.#child(record[key], next)) return true;
+      }
+      return false;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      if (value instanceof Map) {
+        for (const [k, v] of value) if (this.#child(k, next) || this.#child(v, next)) return true;
+        return false;
+      }
+      if (value instanceof Set) {
+        for (const item of value) if (this.#child(item, next)) return true;
+        return false;
+      }
+      if (value instanceof Error && Object.hasOwn(value, "cause")) {
+        if (this.#child(value.cause, next)) return true;
+      }
+      if (
+        value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
+        value instanceof RegExp || isBoxed(value)
+      ) return false;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      if (Object.hasOwn(record, key) && this.#child(record[key], next)) return true;
+    }
+    return false;
+  }
+
+  #child(value: unknown, depth: number): boolean {
+    return typeof value === "object" && value !== null && this.exceeds(value, depth);
+  }
+}
+
+/** The deepest level under `start` (at level 2), skipping objects already in `seen`; iterative. */
 function deepestLevel(start: object, seen: Set<object>): number {
   let deepest = 0;
   const frames: unknown[][] = [[start]];

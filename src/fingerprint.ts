@@ -107,6 +107,10 @@ class Opaque {
   constructor(readonly text: string) {}
 }
 
+/** Own named (non-index) keys of an array copy, only on copies of arrays that have some. */
+const NAMED: unique symbol = Symbol("named keys");
+type NamedCopy = unknown[] & { [NAMED]?: string[] };
+
 /** A boxed primitive (`new Number(1)`) in a snapshot: its class and value. */
 class Boxed {
   constructor(readonly proto: object | null, readonly value: unknown) {}
@@ -177,6 +181,7 @@ class Copier {
         const from = value as unknown as Record<string, unknown>;
         const to = out as unknown as Record<string, unknown>;
         for (const key of named) setOwn(to, key, this.copy(from[key], next));
+        (out as NamedCopy)[NAMED] = named;
       }
       return out;
     }
@@ -242,8 +247,9 @@ class Comparer {
       for (let i = 0; i < value.length; i++) {
         if (!this.equal(value[i], copy[i])) return false;
       }
+      // One key listing per array: a copy carries its named keys, if any.
       const named = namedArrayKeys(value);
-      const theirs = namedArrayKeys(copy);
+      const theirs = (copy as NamedCopy)[NAMED];
       if (named === undefined || theirs === undefined) return named === theirs;
       if (named.length !== theirs.length) return false;
       const from = value as unknown as Record<string, unknown>;
