@@ -11,6 +11,7 @@ import {
   type Storage,
   type VersionedStorage,
 } from "../mod.ts";
+import { markReturnsCopies, returnsCopies } from "../src/clone.ts";
 
 /** Reads and writes seen by a counting wrapper. */
 export interface Calls {
@@ -40,7 +41,10 @@ export function countedStorage(inner: Storage, seen: Calls): Storage {
     has: (key) => (seen.reads++, inner.has(key)),
     delete: (key) => (seen.deletes++, inner.delete(key)),
   };
-  if (!isVersionedStorage(inner)) return counted;
+  // Passes values through unchanged: the plugin may skip its copies as on the bare storage.
+  const keepMark = <T extends Storage>(wrapper: T): T =>
+    returnsCopies(inner) ? markReturnsCopies(wrapper) : wrapper;
+  if (!isVersionedStorage(inner)) return keepMark(counted);
   const versioned: VersionedStorage = {
     ...counted,
     getVersioned: (key) => (seen.reads++, inner.getVersioned(key)),
@@ -48,7 +52,7 @@ export function countedStorage(inner: Storage, seen: Calls): Storage {
       seen.writes++, inner.setIfVersion(key, value, version, options)
     ),
   };
-  return versioned;
+  return keepMark(versioned);
 }
 
 /** grammY's `StorageAdapter` shape (read/write/delete). */

@@ -7,6 +7,7 @@
 import { Bot, type TelegramUpdate } from "gramio";
 import type { SetOptions, Storage, VersionedStorage } from "../../src/storage.ts";
 import { isVersionedStorage } from "../../src/storage.ts";
+import { markReturnsCopies, returnsCopies } from "../../src/clone.ts";
 
 const errorsByBot = new WeakMap<object, unknown[]>();
 
@@ -223,6 +224,8 @@ export function countingStorage<S extends Storage>(
       });
     }
   }
+  // Values pass through unchanged: the plugin takes the same path as on the bare storage.
+  if (returnsCopies(inner)) markReturnsCopies(counted);
   return counted as S & { calls: CallCounts };
 }
 
@@ -265,7 +268,7 @@ export function secondHandle(storage: VersionedStorage): VersionedStorage {
   if (storage.deleteIfVersion) {
     handle.deleteIfVersion = (key, version) => storage.deleteIfVersion!(key, version);
   }
-  return handle;
+  return returnsCopies(storage) ? markReturnsCopies(handle) : handle;
 }
 
 /** Fails the test instead of hanging when `work` never settles. */
