@@ -97,7 +97,7 @@ export function inMemoryStorage<Value = unknown>(
     if (expiring) sweepSome(now);
   };
 
-  const storage: InMemoryStorage = {
+  const storage: InMemoryStorage<Value> = {
     name: "memory",
     richValues: true,
     get: (key) => {
@@ -144,9 +144,9 @@ export function inMemoryStorage<Value = unknown>(
 /** Entries checked for expiry per write. */
 const SWEEP_PER_WRITE = 2;
 
-const heldEntries = new WeakMap<InMemoryStorage, Map<string, unknown>>();
+const heldEntries = new WeakMap<object, Map<string, unknown>>();
 
 /** How many entries `storage` holds, expired ones not released yet included (for tests). */
-export function entryCount(storage: InMemoryStorage): number {
+export function entryCount(storage: InMemoryStorage<unknown>): number {
   return heldEntries.get(storage)?.size ?? 0;
 }
