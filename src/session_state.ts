@@ -556,6 +556,13 @@ export class SessionState implements SessionSlot, LockTenant {
           `To delete the session, assign null or call ctx.${this.#runtime.property}.$clear().`,
       );
     }
+    // A copy of a Promise is `{}`: refuse it rather than store an empty session.
+    if (isThenable(value)) {
+      throw new TypeError(
+        `ctx.${this.#runtime.property} was assigned a Promise: assign the data it resolves to, ` +
+          `ctx.${this.#runtime.property} = await value.`,
+      );
+    }
     // A `$clear` copied over from a session (`{ count: 1, $clear: ctx.session.$clear }`,
     // the old way to satisfy the type) is not data: the copy gets its own.
     const own = value as Record<string, unknown>;
