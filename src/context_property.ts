@@ -312,7 +312,12 @@ function accessor(name: string, { table, overflow }: Shared, finished: symbol): 
       // The same update object may have reached another context (another bot).
       if (note?.context === ctx) return note;
     }
-    return overflow.get(ctx);
+    const late = overflow.get(ctx);
+    if (late !== undefined) return late;
+    // An object made with Object.create(ctx) (a wrapper another plugin or a
+    // test builds) means its context's session. Only contexts without a slot get here.
+    const proto = Object.getPrototypeOf(ctx) as object | null;
+    return proto !== null && !gramioPrototypes.has(proto) ? slotOf(proto) : undefined;
   };
   const get = function (this: object): unknown {
     return slotOf(this)?.read();

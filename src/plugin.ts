@@ -120,9 +120,8 @@ export function session<
 
   const handle = async (ctx: SessionContext, next: () => Promise<unknown>, waiting: boolean) => {
     const resolved = getSessionKey(ctx);
-    let sessionKey = normalizeKey(
-      isThenable(resolved) ? await resolved : resolved,
-    );
+    const returned = isThenable(resolved) ? await resolved : resolved;
+    let sessionKey = normalizeKey(returned);
     let unsafeKey: string | undefined;
     if (checkKeys && sessionKey !== undefined && hasMissingPart(sessionKey)) {
       unsafeKey = sessionKey;
@@ -136,7 +135,7 @@ export function session<
           updateTypeOf(ctx),
         );
       }
-      const refusal = new NoSession(ctx, runtime.lazy, property, unsafeKey);
+      const refusal = new NoSession(ctx, runtime.lazy, property, unsafeKey, returned);
       if (unsafeKey !== undefined && !warnedUnsafe) {
         warnedUnsafe = true;
         console.warn(`@gramio/session: ${refusal.message()}`);
@@ -292,14 +291,21 @@ class NoSession extends RefusingSlot {
     lazy: boolean,
     private readonly property: string,
     private readonly unsafeKey: string | undefined,
+    /** What getSessionKey returned. */
+    private readonly returned?: unknown,
   ) {
     super(context, lazy);
   }
 
   /** Why there is no session, and what to do. */
   message(): string {
-    const { property, unsafeKey } = this;
+    const { property, unsafeKey, returned } = this;
     const update = updateTypeOf(this.context);
+    if (unsafeKey === undefined && returned !== undefined && returned !== null) {
+      return `ctx.${property} is not available for this ${update} update: getSessionKey returned ` +
+        `${describeKey(returned)}, not a string or a number that can key a session. Return an id ` +
+        `(ctx.senderId, not ctx.from), a non-empty string, or undefined for "no session".`;
+    }
     if (unsafeKey !== undefined) {
       return `ctx.${property} is not available for this ${update} update: getSessionKey returned ` +
         `"${unsafeKey}", a key built from a missing value (${
@@ -320,4 +326,13 @@ class NoSession extends RefusingSlot {
 
 function updateTypeOf(ctx: object): string {
   return String((ctx as { updateType?: string }).updateType ?? "update");
+}
+
+/** What an unusable session key was, for the error. */
+function describeKey(value: unknown): string {
+  if (typeof value === "string") return "an empty string";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (typeof value === "symbol") return value.toString();
+  if (typeof value === "bigint") return `${value}n`;
+  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
 }

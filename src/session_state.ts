@@ -610,12 +610,13 @@ export class SessionState implements SessionSlot, LockTenant {
   async clear(): Promise<void> {
     const data = this.data;
     if (!data) return;
+    // First: an initial() that fails leaves the session and its record as they were.
+    const initial = await this.#initial();
     if (this.#existed) this.#cleared = true;
     this.#clearedBase ??= this.#base;
     if (log.enabled) this.#log("clear");
     this.#mustSave = false;
     this.#existed = false;
-    const initial = await this.#initial();
     for (const key of Object.keys(data)) {
       delete (data as Record<string, unknown>)[key];
     }
