@@ -620,6 +620,8 @@ export class SessionState implements SessionSlot, LockTenant {
     for (const key of Object.keys(data)) {
       delete (data as Record<string, unknown>)[key];
     }
+    // A session that is itself an array: no holes where its items were.
+    if (Array.isArray(data)) data.length = 0;
     for (const [key, value] of Object.entries(initial)) {
       setOwn(data as Record<string, unknown>, key, value);
     }

@@ -394,3 +394,17 @@ Deno.test("adversarial: a Deno KV key over its size limit is a SessionStorageErr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("adversarial: $clear() on a session that is an array empties it instead of leaving holes", async () => {
+  const storage = inMemoryStorage();
+  await storage.set("1", [1, 2, 3]);
+  const bot = testBot()
+    .extend(session({ storage, initial: (): number[] => [] }))
+    .on("message", async (ctx) => {
+      await ctx.session.$clear();
+      ctx.session.push(9);
+    });
+  await bot.updates.handleUpdate(updates.message(1));
+  assert.deepEqual(errorsOf(bot), []);
+  assert.deepEqual(await storage.get("1"), [9]);
+});
