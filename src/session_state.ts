@@ -523,7 +523,21 @@ export class SessionState implements SessionSlot, LockTenant {
     }
     // A copy, so that an initial() returning a shared constant cannot leak
     // one user's changes into another user's session.
-    return cloneValue(value);
+    return this.#plainRoot(cloneValue(value), "initial() returned");
+  }
+
+  /**
+   * Changes are seen field by field, so a session that is itself a Map, Set
+   * or Date would never be saved: refused with the fix instead.
+   */
+  #plainRoot(data: object, what: string): object {
+    if (Array.isArray(data) || Object.getPrototypeOf(data) === Object.prototype) return data;
+    const kind = (data as { constructor?: { name?: string } }).constructor?.name ?? "object";
+    throw new TypeError(
+      `Session "${this.#runtime.property}": ${what} a ${kind}. A session is a plain object, saved ` +
+        `field by field, so changes inside a ${kind} at its top level would never be saved. Put it ` +
+        `in a field, e.g. initial: () => ({ items: new ${kind}() }).`,
+    );
   }
 
   #adopt(data: object): object {
@@ -570,7 +584,7 @@ export class SessionState implements SessionSlot, LockTenant {
       const { $clear: _, ...data } = own;
       return cloneValue(data);
     }
-    return cloneValue(value);
+    return this.#plainRoot(cloneValue(value), `ctx.${this.#runtime.property} was assigned`);
   }
 
   #install(data: object): void {

@@ -412,3 +412,27 @@ Deno.test("adversarial: $clear() on a session that is an array empties it instea
   assert.deepEqual(errorsOf(bot), []);
   assert.deepEqual(await storage.get("1"), [9]);
 });
+
+Deno.test("adversarial: a session that is itself a Map, Set or Date is refused with the fix, not silently never saved", async () => {
+  for (
+    const make of [() => new Map<string, number>(), () => new Set<number>(), () => new Date(0)]
+  ) {
+    const storage = countingStorage(inMemoryStorage());
+    let ran = false;
+    const bot = testBot()
+      .extend(session({ storage, initial: make as () => object }))
+      .on("message", () => void (ran = true));
+    await bot.updates.handleUpdate(updates.message(1));
+    assert.match(
+      String(errorsOf(bot)[0]),
+      /Put it in a field, e\.g\. initial: \(\) => \(\{ items: new (Map|Set|Date)\(\) \}\)/,
+    );
+    assert.equal(ran, false);
+    const assigning = testBot()
+      .extend(session({ storage, initial: (): object => ({}) }))
+      .on("message", (ctx) => void (ctx.session = make()));
+    await assigning.updates.handleUpdate(updates.message(1));
+    assert.match(String(errorsOf(assigning)[0]), /was assigned a (Map|Set|Date)/);
+    assert.equal(totals(storage.calls).writes, 0);
+  }
+});
