@@ -462,8 +462,11 @@ export class SessionState implements SessionSlot, LockTenant {
     try {
       // A storage that may hand out its live object (a Map) gets a copy, so that
       // a failed update or late work cannot change what it holds.
+      // (Only objects: anything else is not a session, and says so below.)
       record = decodeRecord(
-        returnsCopies(this.#runtime.storage) ? stored : cloneValue(stored),
+        returnsCopies(this.#runtime.storage) || typeof stored !== "object"
+          ? stored
+          : cloneValue(stored),
         this.#key,
       );
     } catch (error) {
