@@ -89,7 +89,7 @@ test("the package's exports load and are the documented kinds", () => {
   assert.throws(() => redisStorage({}), /ioredis, node-redis or Bun/);
 });
 
-test("no storage option: memory with one warning (no Deno KV outside Deno)", async () => {
+test("no storage option: memory with one warning that recommends what works on this runtime", async () => {
   const warnings = [];
   const warn = console.warn;
   console.warn = (...args) => warnings.push(args.join(" "));
@@ -107,7 +107,15 @@ test("no storage option: memory with one warning (no Deno KV outside Deno)", asy
     console.warn = warn;
   }
   assert.equal(warnings.length, 1, warnings.join("\n"));
-  assert.match(warnings[0], /Deno KV is not available/);
+  assert.match(warnings[0], /kept in memory and lost on restart/);
+  if (typeof Bun === "undefined") {
+    assert.match(warnings[0], /denoKvStorage\(await openKv\("\.\/sessions\.db"\)\)/);
+    assert.match(warnings[0], /@deno\/kv/);
+  } else {
+    // @deno/kv refuses to open a database on Bun: recommend Bun's own Redis client.
+    assert.match(warnings[0], /redisStorage\(new RedisClient\(\)\)/);
+    assert.doesNotMatch(warnings[0], /denoKvStorage\(/);
+  }
 });
 
 test("a stored own __proto__ key stays a field (Node keeps the __proto__ setter)", async () => {
