@@ -12,6 +12,10 @@
  * before. Values devalue cannot encode either (class instances, functions)
  * are refused with an error naming the session key and the field.
  *
+ * Data that has the envelope's marker field at its top level is always
+ * enveloped, so plain stored data never has it and user data round-trips
+ * whatever its shape (`{ "@gramio/session": 1, data: 42 }` included).
+ *
  * @module
  */
 
@@ -49,7 +53,10 @@ const DEVALUE = "devalue";
  */
 export function encodeRecord(record: SessionRecord, forJson = false, sessionKey = ""): unknown {
   const encoded = forJson && !jsonKeeps(record.data, undefined);
-  if (!encoded && record.expiresAt === undefined && record.version === undefined) {
+  if (
+    !encoded && record.expiresAt === undefined && record.version === undefined &&
+    !hasMark(record.data)
+  ) {
     return record.data;
   }
   const envelope: Envelope = {
@@ -164,11 +171,16 @@ class Visited {
   }
 }
 
+function hasMark(data: unknown): boolean {
+  return typeof data === "object" && data !== null && Object.hasOwn(data, ENVELOPE_MARK);
+}
+
 const ENVELOPE_FIELDS = new Set([ENVELOPE_MARK, "data", "expiresAt", "version", "encoding"]);
 
 /**
- * An envelope has the mark, `data`, and nothing but envelope fields, so a
- * session that happens to have a field named like the mark is still data.
+ * An envelope has the mark, `data`, and nothing but envelope fields. Anything
+ * else is plain data, as written by older versions (which stored data with a
+ * field named like the mark, but no other envelope shape, as it was).
  */
 function isEnvelope(stored: unknown): stored is Envelope {
   if (typeof stored !== "object" || stored === null) return false;
