@@ -17,7 +17,10 @@ import { currentUpdate, needUpdateScope, runAsOwner } from "./update_scope.ts";
 
 /** Reads, changes, deletes and lists sessions by their storage key. */
 export interface SessionStore<Data extends object> {
-  /** The session stored under `key` (migrated, not expired), or `undefined`. */
+  /**
+   * The session stored under `key` (migrated, not expired), or `undefined`.
+   * Plain data: a copy, with no `$clear()` (use {@linkcode SessionStore.delete}).
+   */
   get(key: string): Promise<Data | undefined>;
   /**
    * Changes the session under `key` in place, like a handler would (starting
@@ -95,7 +98,10 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
       const state = open(key);
       try {
         const data = await state.load();
-        return state.existed ? (data as Data) : undefined;
+        if (!state.existed) return undefined;
+        // The copy is detached from the store: its $clear() could change nothing.
+        delete (data as { $clear?: unknown }).$clear;
+        return data as Data;
       } finally {
         await state.abort();
       }

@@ -165,3 +165,15 @@ Deno.test("sessionStore outside updates: using the key being updated inside upda
   }));
   assert.deepEqual(await storage.get("8"), { count: 12 });
 });
+
+Deno.test("sessionStore().get() returns plain data with no $clear that would do nothing", async () => {
+  const options = { storage: inMemoryStorage(), initial: () => ({ coins: 0 }) };
+  const sessions = sessionStore(options);
+  await sessions.update("9", (s) => void (s.coins = 3));
+  const got = await sessions.get("9");
+  assert.ok(got);
+  assert.equal("$clear" in got, false);
+  // @ts-expect-error: get() is typed as the data, without $clear.
+  got.$clear;
+  assert.deepEqual(await sessions.get("9"), { coins: 3 });
+});
