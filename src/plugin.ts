@@ -29,6 +29,7 @@ import {
   type SessionSlot,
 } from "./context_property.ts";
 import { type Neighbours, neighboursOf, NO_NEIGHBOURS, parkWhileWaiting } from "./interop.ts";
+import { duplicateSessionError, tagHook } from "./duplicate_session.ts";
 import { SessionState } from "./session_state.ts";
 import { sessionKeyOnly } from "./shared_storage.ts";
 import { isThenable } from "./thenable.ts";
@@ -204,6 +205,9 @@ export function session<
     const ctx = context as SessionContext;
     const bot = (ctx as { bot?: unknown }).bot;
     if (bot !== lastBot) {
+      // A second session() with this key on the bot would be skipped by GramIO.
+      const duplicate = duplicateSessionError(bot, property, plugin);
+      if (duplicate) return Promise.reject(duplicate);
       neighbours = neighboursOf(bot, middlewareName, property);
       lastBot = bot;
     }
@@ -219,27 +223,32 @@ export function session<
   // included, and only then runs this hook, without the timeout. Queued
   // updates still running mean that time is up. Otherwise the saves left are
   // of updates given to handleUpdate() directly: wait at most storageTimeout.
-  plugin.onStop(async ({ bot }) => {
-    if (saving === 0) return;
-    if (queueBusy(bot)) {
-      if (log.enabled) {
-        log("%s bot.stop(): its timeout is over; not waiting for %d save(s)", property, saving);
+  // Tagged: on each bot, the hook shows which session() plugins it has (see duplicate_session.ts).
+  plugin.onStop(tagHook(
+    async ({ bot }: { bot: object }) => {
+      if (saving === 0) return;
+      if (queueBusy(bot)) {
+        if (log.enabled) {
+          log("%s bot.stop(): its timeout is over; not waiting for %d save(s)", property, saving);
+        }
+        return;
       }
-      return;
-    }
-    idle ??= new Promise<void>((resolve) => {
-      drained = () => {
-        idle = drained = undefined;
-        resolve();
-      };
-    });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, runtime.storageTimeout);
-    });
-    await Promise.race([idle, timeout]);
-    clearTimeout(timer);
-  });
+      idle ??= new Promise<void>((resolve) => {
+        drained = () => {
+          idle = drained = undefined;
+          resolve();
+        };
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, runtime.storageTimeout);
+      });
+      await Promise.race([idle, timeout]);
+      clearTimeout(timer);
+    },
+    property,
+    plugin,
+  ));
 
   return plugin as unknown as SessionPlugin<
     Key,
