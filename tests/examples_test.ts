@@ -5,7 +5,7 @@
 // users read. Sessions are in real Deno KV files, or the real Redis.
 import assert from "node:assert/strict";
 import type { TelegramUser } from "gramio";
-import { denoKvStorage } from "../mod.ts";
+import { denoKvStorage, sessionStore } from "../mod.ts";
 import { redisStorage } from "../redis.ts";
 import * as counterExample from "../examples/counter.ts";
 import * as demoExample from "../examples/demo.ts";
@@ -245,4 +245,70 @@ Deno.test("demo: deno task demo's run succeeds and prints the counts before and 
     output,
     /after restart[^]*Alice: .* -> bot: "apple count is 5"[^]*Bob: .* -> bot: "apple count is 2"/,
   );
+});
+
+/** The first ```ts block after the README heading `heading`. */
+function readmeSample(readme: string, heading: string): string {
+  const section = readme.indexOf(`\n${heading}\n`);
+  assert.notEqual(section, -1, `README has no "${heading}" section`);
+  const start = readme.indexOf("```ts\n", section) + "```ts\n".length;
+  return readme.slice(start, readme.indexOf("```\n", start));
+}
+
+Deno.test({
+  name: "README: the Usage bot with the Session Clearing sample runs as pasted, /reset included",
+  // The sample's default storage is Deno.openKv(), opened once per process and kept open.
+  sanitizeResources: false,
+  async fn() {
+    const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+    const usage = readmeSample(readme, "## Usage");
+    const clearing = readmeSample(readme, "## Session Clearing");
+    // The clearing sample is the Usage bot with a /reset command before the catch-all.
+    const command = clearing.match(/\n *\/\/ Before the catch-all[^]*?\n  \}\)\n/)?.[0];
+    assert.ok(command, clearing);
+    assert.equal(clearing.replace(command, "\n"), usage);
+
+    // Run it as pasted, pointed at the emulator: the only changes are where the
+    // package is, the Bot's api option, and that the test starts the bot.
+    await using server = await startTelegramServer();
+    const options = { api: server.api };
+    const source = clearing
+      .replace('from "@gramio/session"', `from "${new URL("../mod.ts", import.meta.url)}"`)
+      .replace(
+        "new Bot(process.env.BOT_TOKEN as string)",
+        "new Bot(process.env.BOT_TOKEN as string, globalThis.README_BOT_OPTIONS)",
+      )
+      .replace("bot.start();", "export { bot };");
+    assert.match(source, /README_BOT_OPTIONS[^]*export \{ bot \}/);
+    const dir = await Deno.makeTempDir({ prefix: "gramio-session-readme-" });
+    const logged: unknown[][] = [];
+    const log = console.log;
+    const id = 900_000 + Math.floor(Math.random() * 100_000);
+    try {
+      await Deno.writeTextFile(`${dir}/bot.ts`, source);
+      Object.assign(globalThis, { README_BOT_OPTIONS: options });
+      Deno.env.set("BOT_TOKEN", server.token);
+      const { bot } = await import(`${dir}/bot.ts`);
+      console.log = (...args: unknown[]) => void logged.push(args);
+      await server.startBot(bot);
+      console.log = log;
+      assert.deepEqual(logged, [["@TestNameBot started"]], "onStart prints one useful line");
+
+      const alice = server.user({ id, firstName: "Alice" });
+      const say = async (text: string) => {
+        await (text.startsWith("/") ? alice.sendCommand(text) : alice.sendText(text));
+        return (await alice.nextReply()).text;
+      };
+      assert.equal(await say("hi"), "apple count is 2");
+      assert.equal(await say("hi"), "apple count is 3");
+      assert.equal(await say("/reset"), "apples reset");
+      assert.equal(await say("hi"), "apple count is 2");
+    } finally {
+      console.log = log;
+      Deno.env.delete("BOT_TOKEN");
+      await sessionStore().delete(String(id));
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
