@@ -30,7 +30,8 @@
  * Environment knobs: BENCH_ROUNDS (default 100), BENCH_MEM_UPDATES (updates
  * per in-memory variant per round, default 1000), BENCH_KV_UPDATES (per KV
  * variant per round, default 250), BENCH_REPLICAS, BENCH_KV_BATCH,
- * BENCH_KV_BATCH_ROUNDS, BENCH_HOT_PATH=0 to skip the breakdown.
+ * BENCH_KV_BATCH_ROUNDS, BENCH_HOT_PATH=0 to skip the breakdown, BENCH_USERS
+ * (default 1000) and BENCH_WARMUP (warmup passes over every user, default 3).
  *
  * @module
  */
@@ -52,6 +53,7 @@ const KV_UPDATES = envInt("BENCH_KV_UPDATES", 250);
 const REPLICAS = envInt("BENCH_REPLICAS", 4);
 const KV_BATCH = Math.min(envInt("BENCH_KV_BATCH", 100), USERS);
 const KV_BATCH_ROUNDS = envInt("BENCH_KV_BATCH_ROUNDS", 40);
+const WARMUP_PASSES = envInt("BENCH_WARMUP", 3);
 const KV_IDS = ["kv-eager", "kv-raw-gramio", "kv-raw"] as const;
 const isKv = (id: VariantId) => id.startsWith("kv-");
 const FLOORS: readonly VariantId[] = ["gramio", "gramio-2", "grammy", "telegraf"];
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
             type: "init",
             id,
             kvPath: isKv(id) ? kvPath : undefined,
-            warmupPasses: isKv(id) ? 1 : 3,
+            warmupPasses: isKv(id) ? 1 : WARMUP_PASSES,
           },
           "ready",
         ));
@@ -415,7 +417,7 @@ async function countingPass(): Promise<Map<VariantId, Calls>> {
       if (FLOORS.includes(id)) continue; // no storage at all
       const seen = calls();
       const variant = await createVariant(id, kv, seen);
-      const users = isKv(id) ? 100 : USERS;
+      const users = isKv(id) ? Math.min(100, USERS) : USERS;
       const updates = batch(users);
       for (const update of updates) await variant.handle(update); // creates the sessions
       Object.assign(seen, calls());

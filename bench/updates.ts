@@ -5,8 +5,11 @@
  * @module
  */
 
-/** Number of distinct users (and so of sessions) in every benchmark. */
-export const USERS = 1_000;
+/** Number of distinct users (and so of sessions) in every benchmark: BENCH_USERS, default 1000. */
+export const USERS: number = (() => {
+  const value = Number(Deno.env.get("BENCH_USERS"));
+  return Number.isInteger(value) && value > 0 ? value : 1_000;
+})();
 
 /** A private-chat text message update, as the Bot API sends it. */
 export interface MessageUpdate {

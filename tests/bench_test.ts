@@ -18,6 +18,8 @@ Deno.test("bench: a tiny run prints every variant, the ratios, the targets and e
       BENCH_KV_BATCH: "10",
       BENCH_KV_BATCH_ROUNDS: "2",
       BENCH_HOT_PATH: "0",
+      BENCH_USERS: "100",
+      BENCH_WARMUP: "1",
     },
     stdout: "piped",
     stderr: "piped",

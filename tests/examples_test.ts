@@ -1,4 +1,4 @@
-// Every example type-checks (deno test checks what this file imports, and the
+// Every example type-checks (`deno check .` in deno task test, and the
 // first test fails when an example is not imported here) and runs. The bots
 // get updates through bot.updates.handleUpdate (the whole GramIO middleware
 // chain) and call the Bot API of telegram-test-api, whose messages simulated
@@ -247,7 +247,7 @@ Deno.test("demo: deno task demo's run succeeds and prints the counts before and 
   );
 });
 
-/** The first ```ts block after the README heading `heading`. */
+/** The first TypeScript code block after the README heading `heading`. */
 function readmeSample(readme: string, heading: string): string {
   const section = readme.indexOf(`\n${heading}\n`);
   assert.notEqual(section, -1, `README has no "${heading}" section`);
@@ -264,30 +264,31 @@ Deno.test({
     const usage = readmeSample(readme, "## Usage");
     const clearing = readmeSample(readme, "## Session Clearing");
     // The clearing sample is the Usage bot with a /reset command before the catch-all.
-    const command = clearing.match(/\n *\/\/ Before the catch-all[^]*?\n  \}\)\n/)?.[0];
+    const command = clearing.match(/\n *\/\/ Before the catch-all[^]*?\n {2}\}\)\n/)?.[0];
     assert.ok(command, clearing);
     assert.equal(clearing.replace(command, "\n"), usage);
 
     // Run it as pasted, pointed at the emulator: the only changes are where the
-    // package is, the Bot's api option, and that the test starts the bot.
+    // package is, the Bot's token and api option (through globalThis, not the
+    // process-wide env, as test files run in parallel), and that the test
+    // starts the bot.
     await using server = await startTelegramServer();
     const options = { api: server.api };
     const source = clearing
       .replace('from "@gramio/session"', `from "${new URL("../mod.ts", import.meta.url)}"`)
       .replace(
         "new Bot(process.env.BOT_TOKEN as string)",
-        "new Bot(process.env.BOT_TOKEN as string, globalThis.README_BOT_OPTIONS)",
+        "new Bot(globalThis.README_BOT.token, globalThis.README_BOT.options)",
       )
       .replace("bot.start();", "export { bot };");
-    assert.match(source, /README_BOT_OPTIONS[^]*export \{ bot \}/);
+    assert.match(source, /README_BOT\.token[^]*export \{ bot \}/);
     const dir = await Deno.makeTempDir({ prefix: "gramio-session-readme-" });
     const logged: unknown[][] = [];
     const log = console.log;
     const id = 900_000 + Math.floor(Math.random() * 100_000);
     try {
       await Deno.writeTextFile(`${dir}/bot.ts`, source);
-      Object.assign(globalThis, { README_BOT_OPTIONS: options });
-      Deno.env.set("BOT_TOKEN", server.token);
+      Object.assign(globalThis, { README_BOT: { token: server.token, options } });
       const { bot } = await import(`${dir}/bot.ts`);
       console.log = (...args: unknown[]) => void logged.push(args);
       await server.startBot(bot);
@@ -305,7 +306,7 @@ Deno.test({
       assert.equal(await say("hi"), "apple count is 2");
     } finally {
       console.log = log;
-      Deno.env.delete("BOT_TOKEN");
+      Reflect.deleteProperty(globalThis, "README_BOT");
       await sessionStore().delete(String(id));
       await server.stop();
       await Deno.remove(dir, { recursive: true });

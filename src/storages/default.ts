@@ -44,10 +44,10 @@ const MEMORY = "[@gramio/session] No storage option given: sessions are kept in 
 
 const NODE_WARNING = `${MEMORY} For sessions that survive a restart pass ` +
   'storage: denoKvStorage(await openKv("./sessions.db")) (openKv from the npm package @deno/kv), ' +
-  'redisStorage(client) (from "@gramio/session/redis", with ioredis or node-redis), or any ' +
+  "redisStorage(client) from @gramio/session/redis (with ioredis or node-redis), or any " +
   "@gramio/storage adapter. Pass storage: inMemoryStorage() to keep memory and silence this.";
 
 const BUN_WARNING = `${MEMORY} For sessions that survive a restart pass ` +
-  'storage: redisStorage(new RedisClient()) (redisStorage from "@gramio/session/redis", ' +
-  'RedisClient from "bun"), or any @gramio/storage adapter (Deno KV\'s @deno/kv does not run on ' +
-  "Bun). Pass storage: inMemoryStorage() to keep memory and silence this.";
+  "storage: redisStorage(new RedisClient()) (redisStorage from @gramio/session/redis, RedisClient " +
+  "from bun), or any @gramio/storage adapter (Deno KV's @deno/kv does not run on Bun). Pass " +
+  "storage: inMemoryStorage() to keep memory and silence this.";

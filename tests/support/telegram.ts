@@ -2,7 +2,7 @@
  * End-to-end harness: real GramIO bots talking over HTTP to telegram-test-api
  * (an in-process Telegram Bot API emulator), with simulated users.
  *
- * ```ts
+ * ```ts ignore
  * import { Bot } from "gramio";
  * import { startTelegramServer } from "./support/telegram.ts";
  *
@@ -253,7 +253,7 @@ function param(
  * getUpdates. Always `stop()` it (or `await using`).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await using server = await startTelegramServer();
  * const bot = new Bot(server.token, { api: server.api });
  * ```
@@ -476,7 +476,7 @@ const servers = new WeakMap<TelegramTestServer, {
  * token). Replies are the bot's messages to `chatId` sent after this call.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const alice = user(server, { id: 1, firstName: "Alice" });
  * await alice.sendText("hi");
  * assert.equal((await alice.nextReply()).text, "you said: hi");
