@@ -64,7 +64,8 @@ async function run(
       stdout: "piped",
       stderr: "piped",
       env: { NO_COLOR: "1", FORCE_COLOR: "0" },
-      signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
+      // Generous: a busy 2-core machine can take minutes for one tsc program.
+      signal: AbortSignal.timeout(options.timeoutMs ?? 300_000),
     }).output();
     const decoder = new TextDecoder();
     const out = decoder.decode(stdout);
