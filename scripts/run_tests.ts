@@ -16,10 +16,17 @@
  * Extra arguments go to `deno test` (e.g. a test file). Exits non-zero if any
  * step fails, after all have finished.
  *
- *   deno run -A scripts/test.ts
+ *   deno run -A scripts/run_tests.ts
+ *
+ * Not named `test.ts`: `deno test` would run a file of that name as a test
+ * file, and so run this runner again from inside itself.
  *
  * @module
  */
+
+if (!import.meta.main) {
+  throw new Error("scripts/run_tests.ts is a program (deno task test), not a module to import.");
+}
 
 const root = new URL("..", import.meta.url);
 const deno = Deno.execPath();
