@@ -180,58 +180,59 @@ function setup(): Promise<Setup> {
     const packageDir = `${temp}/package`;
     const timings: string[] = [];
 
-    const build = await run(Deno.execPath(), [
-      "run",
-      "-A",
-      "scripts/build_npm.ts",
-      "--out",
-      packageDir,
-    ], { cwd: ROOT });
-    must(build, "scripts/build_npm.ts");
-    timings.push(`build ${fmt(build.ms)}`);
-
-    const pack = await run("npm", [
-      "pack",
-      "--json",
-      "--pack-destination",
-      temp,
-      ...NPM_FLAGS,
-    ], {
-      cwd: packageDir,
-    });
-    must(pack, "npm pack");
-    timings.push(`pack ${fmt(pack.ms)}`);
-    const packed = JSON.parse(pack.stdout) as {
-      filename: string;
-      files: { path: string }[];
-    }[];
-    const tarball = `${temp}/${packed[0].filename.replace(/^@/, "").replace("/", "-")}`;
-    await Deno.stat(tarball);
-
-    // tests/node/node_modules: reinstalled only when package(-lock).json changed.
-    const stampFile = `${NODE_TESTS}/node_modules/.gramio-session-stamp`;
-    const stamp = await sha256(
-      `${NODE_TESTS}/package.json`,
-      `${NODE_TESTS}/package-lock.json`,
-    );
-    const installed = await Deno.readTextFile(stampFile).catch(() => "");
-    if (installed !== stamp) {
-      const ci = await run("npm", ["ci", ...NPM_FLAGS], {
-        cwd: NODE_TESTS,
-        timeoutMs: 300_000,
-      });
-      must(ci, "npm ci in tests/node");
-      await Deno.writeTextFile(stampFile, stamp);
-      timings.push(`npm ci (tests/node) ${fmt(ci.ms)}`);
-    }
+    // npm ci (network on a fresh clone) and build + pack do not depend on
+    // each other: side by side.
+    const [tarball, packedFiles] = await Promise.all([
+      buildAndPack(temp, packageDir, timings),
+      installNodeTests(timings),
+    ]).then(([packed]) => packed);
     return {
       temp,
       packageDir,
       tarball,
-      packedFiles: packed[0].files.map((file) => file.path).sort(),
+      packedFiles,
       timings,
     };
   })();
+}
+
+/** Builds the package into `packageDir` and packs it into `temp`: the tarball and its files. */
+async function buildAndPack(
+  temp: string,
+  packageDir: string,
+  timings: string[],
+): Promise<[string, string[]]> {
+  const build = await run(Deno.execPath(), [
+    "run",
+    "-A",
+    "scripts/build_npm.ts",
+    "--out",
+    packageDir,
+  ], { cwd: ROOT });
+  must(build, "scripts/build_npm.ts");
+  timings.push(`build ${fmt(build.ms)}`);
+
+  const pack = await run("npm", ["pack", "--json", "--pack-destination", temp, ...NPM_FLAGS], {
+    cwd: packageDir,
+  });
+  must(pack, "npm pack");
+  timings.push(`pack ${fmt(pack.ms)}`);
+  const packed = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
+  const tarball = `${temp}/${packed[0].filename.replace(/^@/, "").replace("/", "-")}`;
+  await Deno.stat(tarball);
+  return [tarball, packed[0].files.map((file) => file.path).sort()];
+}
+
+/** tests/node/node_modules: (re)installed with `npm ci` only when package(-lock).json changed. */
+async function installNodeTests(timings: string[]): Promise<void> {
+  const stampFile = `${NODE_TESTS}/node_modules/.gramio-session-stamp`;
+  const stamp = await sha256(`${NODE_TESTS}/package.json`, `${NODE_TESTS}/package-lock.json`);
+  const installed = await Deno.readTextFile(stampFile).catch(() => "");
+  if (installed === stamp) return;
+  const ci = await run("npm", ["ci", ...NPM_FLAGS], { cwd: NODE_TESTS, timeoutMs: 300_000 });
+  must(ci, "npm ci in tests/node");
+  await Deno.writeTextFile(stampFile, stamp);
+  timings.push(`npm ci (tests/node) ${fmt(ci.ms)}`);
 }
 
 interface Runs {
