@@ -1,13 +1,14 @@
 /**
  * User data round-trips whatever its shape, also when it looks like the
  * plugin's own record envelope (`{ "@gramio/session": 1, data }`), through
- * every built-in storage: memory, a Deno KV file and the real Redis.
+ * every built-in storage (memory, a Deno KV file, the real Redis) and a
+ * plain JSON-style adapter.
  */
 import assert from "node:assert/strict";
 import { denoKvStorage, inMemoryStorage, session, sessionStore, type Storage } from "../mod.ts";
 import { redisStorage } from "../redis.ts";
 import { ENVELOPE_MARK } from "../src/record.ts";
-import { errorsOf, testBot, updates } from "./support/bot.ts";
+import { errorsOf, mapStorage, testBot, updates } from "./support/bot.ts";
 import { openIoRedis, redisAvailable, testPrefix } from "./support/redis_clients.ts";
 
 /** Session data that a naive reader would take for the plugin's envelope. */
@@ -48,6 +49,11 @@ async function roundTrip(storage: Storage, ttl?: number): Promise<void> {
 Deno.test("data shaped like the record envelope round-trips through memory", async () => {
   await roundTrip(inMemoryStorage());
   await roundTrip(inMemoryStorage(), 60_000);
+});
+
+Deno.test("data shaped like the record envelope round-trips through a plain @gramio/storage-style adapter", async () => {
+  await roundTrip(mapStorage());
+  await roundTrip(mapStorage(), 60_000);
 });
 
 Deno.test("data shaped like the record envelope round-trips through a Deno KV file", async () => {
