@@ -52,12 +52,24 @@ async function run(step: Step): Promise<boolean> {
   }).output();
   const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
   const ok = code === 0;
+  if (step.name === "deno test") testCounts = countsOf(text);
   const took = seconds(performance.now() - start);
   console.log(`\n=== ${step.name}: ${ok ? "ok" : "FAILED"} in ${took} ===`);
   if (!ok || Deno.env.get("VERBOSE") || step.name.startsWith("deno test")) {
     console.log(text.trimEnd());
   }
   return ok;
+}
+
+/** The test counts of `deno test`'s summary line, once it has run. */
+let testCounts: string | undefined;
+
+/** "N passed, M failed" from `deno test`'s output ("ok | N passed (S steps) | M failed (T)"). */
+function countsOf(output: string): string | undefined {
+  // deno-lint-ignore no-control-regex
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+  const summary = [...plain.matchAll(/(\d+) passed[^|\n]*\|\s*(\d+) failed/g)].at(-1);
+  return summary && `${summary[1]} passed, ${summary[2]} failed`;
 }
 
 /** Steps one after another, stopping at the first failure. */
@@ -93,6 +105,8 @@ const results = await Promise.all([
 ]);
 
 const ok = results.every(Boolean);
+// The plain closing line CI reads, alone on its line.
+if (testCounts) console.log(`\ntests: ${testCounts}`);
 console.log(
   `\n${ok ? "All checks and tests passed" : "FAILED"} in ${seconds(performance.now() - started)}.`,
 );
