@@ -6,27 +6,16 @@
 
 import assert from "node:assert/strict";
 import { denoKvStorage, inMemoryStorage, session, SessionDataError, SessionError } from "../mod.ts";
-import type { Storage } from "../src/storage.ts";
 import {
   countingStorage,
   errorsOf,
+  liveStorage,
   mapStorage,
   testBot,
   totals,
   updates,
   within,
 } from "./support/bot.ts";
-
-/** Like @gramio/storage's inMemoryStorage: a Map of the very objects set. */
-function liveStorage(map = new Map<string, unknown>()): Storage & { map: Map<string, unknown> } {
-  return {
-    map,
-    get: (key) => map.get(key),
-    set: (key, value) => void map.set(key, value),
-    has: (key) => map.has(key),
-    delete: (key) => map.delete(key),
-  };
-}
 
 for (const lazy of [false, true]) {
   const mode = lazy ? "lazy" : "eager";

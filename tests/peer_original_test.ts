@@ -2,25 +2,13 @@
  * The original @gramio/session plugin's tests (tests/index.test.ts, run with
  * @gramio/test there), re-expressed on a real GramIO bot through
  * `bot.updates.handleUpdate`. Its storage, @gramio/storage's in-memory
- * adapter, keeps the live objects it is given: `liveStorage` below does the same.
+ * adapter, keeps the live objects it is given: `liveStorage` (tests/support/bot.ts) does the same.
  */
 
 import assert from "node:assert/strict";
 import { inMemoryStorage, session } from "../mod.ts";
 import type { Storage } from "../src/storage.ts";
-import { countingStorage, errorsOf, testBot, updates } from "./support/bot.ts";
-
-/** Like @gramio/storage's inMemoryStorage: a Map of the very objects set. */
-function liveStorage(): Storage & { map: Map<string, unknown> } {
-  const map = new Map<string, unknown>();
-  return {
-    map,
-    get: (key) => map.get(key),
-    set: (key, value) => void map.set(key, value),
-    has: (key) => map.has(key),
-    delete: (key) => map.delete(key),
-  };
-}
+import { countingStorage, errorsOf, liveStorage, testBot, updates } from "./support/bot.ts";
 
 interface TestSession {
   counter: number;

@@ -243,6 +243,19 @@ export function mapStorage(
   };
 }
 
+/** Like @gramio/storage's inMemoryStorage: a Map of the very objects set (no copies). */
+export function liveStorage(
+  map = new Map<string, unknown>(),
+): Storage & { map: Map<string, unknown> } {
+  return {
+    map,
+    get: (key) => map.get(key),
+    set: (key, value) => void map.set(key, value),
+    has: (key) => map.has(key),
+    delete: (key) => map.delete(key),
+  };
+}
+
 /** A promise with its resolve function, for holding a handler at a known point. */
 export function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
