@@ -184,7 +184,8 @@ async function eventually(check: () => Promise<boolean>, ms: number): Promise<bo
   return false;
 }
 
-const FAILOVER_PORT = 7201;
+// Parallel checkouts on one machine each pick their own ports (REDIS_FAILOVER_PORT).
+const FAILOVER_PORT = Number(Deno.env.get("REDIS_FAILOVER_PORT") ?? 7201);
 const FAILOVER_USERS = 24;
 const RECOVERY_DEADLINE_MS = 15_000;
 
