@@ -14,19 +14,7 @@ import {
   updates,
   within,
 } from "./support/bot.ts";
-
-/** Collects console.warn output while `run` runs. */
-async function captureWarnings(run: () => Promise<void>): Promise<string[]> {
-  const warnings: string[] = [];
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => void warnings.push(format(...args));
-  try {
-    await run();
-  } finally {
-    console.warn = warn;
-  }
-  return warnings;
-}
+import { captureWarnings } from "./support/console.ts";
 
 type Counter = { session: { n: number; by?: string; a?: number; b?: number } };
 
