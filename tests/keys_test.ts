@@ -13,6 +13,7 @@ import {
 } from "../mod.ts";
 import { countingStorage, errorsOf, testBot, totals, updates } from "./support/bot.ts";
 import type { TelegramUpdate } from "gramio";
+import { captureWarnings } from "./support/console.ts";
 
 /** Resolves a strategy on a real GramIO context built from `update`. */
 async function resolve(
@@ -357,19 +358,6 @@ Deno.test("keyOf: chat-less updates get no session instead of sharing chat:undef
   assert.deepEqual(await storage.get("game:-100"), { n: 1 });
 });
 
-/** Runs `body` with console.warn captured. */
-async function withWarnings(body: () => Promise<void>): Promise<string[]> {
-  const warnings: string[] = [];
-  const original = console.warn;
-  console.warn = (...args: unknown[]) => void warnings.push(args.join(" "));
-  try {
-    await body();
-  } finally {
-    console.warn = original;
-  }
-  return warnings;
-}
-
 Deno.test("a custom key built from a missing value is refused: no shared session, an error with the fix", async () => {
   const storage = countingStorage(inMemoryStorage());
   const errors: unknown[] = [];
@@ -388,7 +376,7 @@ Deno.test("a custom key built from a missing value is refused: no shared session
         errors.push(error);
       }
     });
-  const warnings = await withWarnings(async () => {
+  const warnings = await captureWarnings(async () => {
     await bot.updates.handleUpdate(updates.inlineQuery(1, "first"));
     await bot.updates.handleUpdate(updates.inlineQuery(2, "second"));
   });
@@ -435,7 +423,7 @@ Deno.test("the missing-value check refuses whole parts only; lazy sessions rejec
           refused.push(key);
         }
       });
-    await withWarnings(() => bot.updates.handleUpdate(updates.message(5)));
+    await captureWarnings(() => bot.updates.handleUpdate(updates.message(5)));
   }
   assert.deepEqual(refused, [
     "chat:undefined",
