@@ -19,7 +19,7 @@ import {
   SessionError,
   SessionStorageError,
 } from "./errors.ts";
-import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./fingerprint.ts";
+import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection.ts";
 import { describeOwner, type KeyedLock, type LockTenant, type Release } from "./lock.ts";
 import { log, since } from "./log.ts";
 import { serialize } from "node:v8";

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
 import { isBoxed, setOwn } from "../src/clone.ts";
-import { hasChanged, takeSnapshot } from "../src/fingerprint.ts";
+import { hasChanged, takeSnapshot } from "../src/change_detection.ts";
 
 let seed = 12345;
 const random = () => {
