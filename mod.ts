@@ -20,7 +20,7 @@
  */
 
 export { session, type SessionPlugin } from "./src/plugin.ts";
-export { type SessionStore, sessionStore } from "./src/store.ts";
+export { type SessionStore, sessionStore } from "./src/session_store.ts";
 export type {
   Session,
   SessionAssignment,
