@@ -39,7 +39,7 @@ export {
   type SessionContext,
   type SessionKeyResolver,
 } from "./src/keys.ts";
-export type { ConflictPolicy } from "./src/session_state.ts";
+export type { ConflictPolicy } from "./src/conflict.ts";
 export type { Migration, Migrations } from "./src/migrations.ts";
 export {
   SessionConflictError,

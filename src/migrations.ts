@@ -8,7 +8,6 @@
 
 import { SessionError } from "./errors.ts";
 import type { SessionRecord } from "./record.ts";
-import type { MigrationResult } from "./session_state.ts";
 
 /**
  * One migration: the session as the previous version stored it, to the next
@@ -35,6 +34,12 @@ export type Migration = {
  * ```
  */
 export type Migrations = Record<number, Migration>;
+
+/** Data after migrations, and whether any ran (then it is saved even if handlers change nothing). */
+export interface MigrationResult {
+  data: unknown;
+  migrated: boolean;
+}
 
 /** Applies {@linkcode Migrations} to stored records. */
 export interface Migrator {

@@ -6,9 +6,9 @@
  */
 
 import type { SessionContext, SessionKeyResolver } from "./keys.ts";
-import { lockFor } from "./lock.ts";
-import { createMigrator, type Migrations } from "./migrations.ts";
-import type { ConflictPolicy, SessionRuntime } from "./session_state.ts";
+import type { ConflictPolicy } from "./conflict.ts";
+import { type KeyedLock, lockFor } from "./lock.ts";
+import { createMigrator, type Migrations, type Migrator } from "./migrations.ts";
 import type { Storage } from "./storage.ts";
 import { defaultStorage } from "./storages/default.ts";
 import { DEFAULT_STORAGE_TIMEOUT } from "./storage_timeout.ts";
@@ -143,6 +143,29 @@ export interface SessionOptions<
 
 /** Default {@linkcode SessionOptions.lockTimeout}: far above a normal handler, short enough to notice. */
 export const DEFAULT_LOCK_TIMEOUT = 10_000;
+
+/** Settings shared by every update of one session plugin: the options, validated. */
+export interface SessionRuntime {
+  /** The context property (the `key` option). */
+  readonly property: string;
+  /** Whether the property is a Promise of the session, loaded on first use. */
+  readonly lazy: boolean;
+  readonly storage: Storage;
+  readonly lock: KeyedLock;
+  readonly initial: (ctx: object) => unknown;
+  readonly ttl: number | undefined;
+  readonly clock: () => number;
+  readonly onConflict: ConflictPolicy;
+  readonly resetInvalid: boolean;
+  /** Milliseconds a storage call may take before it fails (`storageTimeout`). */
+  readonly storageTimeout: number;
+  /** Upgrades stored data to the current version; see migrations.ts. */
+  readonly migrate: Migrator["migrate"] | undefined;
+  /** The `migrations` version new data is saved at. */
+  readonly dataVersion: number | undefined;
+  /** Milliseconds a holder may keep a key while others wait (`lockTimeout`). */
+  readonly lockTimeout: number;
+}
 
 /** Validates options once and builds what every update of the session shares. */
 export function createRuntime<Data extends object>(

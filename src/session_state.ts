@@ -20,7 +20,7 @@ import {
   SessionStorageError,
 } from "./errors.ts";
 import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection.ts";
-import { describeOwner, type KeyedLock, type LockTenant, type Release } from "./lock.ts";
+import { describeOwner, type LockTenant, type Release } from "./lock.ts";
 import { log, since } from "./log.ts";
 import { serialize } from "node:v8";
 import { decodeRecord, encodeRecord, type SessionRecord } from "./record.ts";
@@ -32,42 +32,9 @@ import {
   type VersionedValue,
 } from "./storage.ts";
 import { LateUse, type SessionSlot } from "./context_property.ts";
+import type { SessionRuntime } from "./options.ts";
 import { isThenable } from "./thenable.ts";
 import { bounded } from "./storage_timeout.ts";
-
-/** What to do when another process saved the session while this update ran. */
-export type ConflictPolicy = "merge" | "error" | "overwrite";
-
-/** Settings shared by every update of one session plugin. */
-export interface SessionRuntime {
-  /** The context property (the `key` option). */
-  readonly property: string;
-  /** Whether the property is a Promise of the session, loaded on first use. */
-  readonly lazy: boolean;
-  readonly storage: Storage;
-  readonly lock: KeyedLock;
-  readonly initial: (ctx: object) => unknown;
-  readonly ttl: number | undefined;
-  readonly clock: () => number;
-  readonly onConflict: ConflictPolicy;
-  readonly resetInvalid: boolean;
-  /** Milliseconds a storage call may take before it fails (`storageTimeout`). */
-  readonly storageTimeout: number;
-  /** Upgrades stored data to the current version; see migrations.ts. */
-  readonly migrate:
-    | ((record: SessionRecord, sessionKey: string) => MigrationResult)
-    | undefined;
-  /** The `migrations` version new data is saved at. */
-  readonly dataVersion: number | undefined;
-  /** Milliseconds a holder may keep a key while others wait (`lockTimeout`). */
-  readonly lockTimeout: number;
-}
-
-/** Data after migrations, and whether any ran (then it is saved even if handlers change nothing). */
-export interface MigrationResult {
-  data: unknown;
-  migrated: boolean;
-}
 
 const MAX_MERGE_ATTEMPTS = 10;
 
