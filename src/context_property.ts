@@ -23,8 +23,7 @@
  */
 
 import { contextsMappings } from "gramio";
-import { SessionError } from "./errors.ts";
-import { isThenable } from "./thenable.ts";
+import { derivedSession } from "./session_unavailable.ts";
 
 /** What the property reads and writes for one update: a session, or a refusal. */
 export interface SessionSlot {
@@ -37,125 +36,6 @@ export interface SessionSlot {
    * the reason, holding neither the session nor its snapshot.
    */
   finished(): SessionSlot;
-}
-
-/**
- * A slot that refuses every use with one error: reading throws it (in lazy
- * mode, returns a Promise rejected with it, as the property's type promises),
- * assigning throws it.
- */
-export abstract class RefusingSlot implements SessionSlot {
-  constructor(readonly context: object, private readonly lazy: boolean) {}
-
-  /** The error every use gets. */
-  protected abstract refusal(): Error;
-
-  read(): unknown {
-    if (this.lazy) return handledRejection(this.refusal());
-    throw this.refusal();
-  }
-
-  write(): void {
-    throw this.refusal();
-  }
-
-  finished(): SessionSlot {
-    return this;
-  }
-}
-
-/** What a lazy session that was never loaded offers late: a read that takes no lock and is never saved. */
-export interface LateLook {
-  lookAfterTheEnd(): Promise<object>;
-}
-
-/**
- * What the property is once its update is over. Late use (a handler's work
- * it did not await, or a chain a plugin continued later) must not throw: it
- * would run in a timer or a detached promise, where a throw takes the whole
- * process down. So it gets the session as the update left it (lazy: a
- * resolved Promise of it; never loaded: a read without a lock), nothing of it
- * is ever saved, and the first use is reported to `bot.onError` (or the
- * console) with the stack of the late use.
- */
-export class LateUse implements SessionSlot {
-  #reported = false;
-
-  constructor(
-    readonly context: object,
-    private readonly lazy: boolean,
-    private readonly property: string,
-    private readonly key: string,
-    private readonly data: object | undefined,
-    private readonly source: LateLook | undefined,
-  ) {}
-
-  read(): unknown {
-    this.#report();
-    if (!this.lazy) return this.data;
-    if (this.data !== undefined || this.source === undefined) return Promise.resolve(this.data);
-    return this.source.lookAfterTheEnd().catch((error) => {
-      reportOutsideChain(this.context, error);
-      return {};
-    });
-  }
-
-  write(): void {
-    this.#report();
-  }
-
-  finished(): SessionSlot {
-    return this;
-  }
-
-  #report(): void {
-    if (this.#reported) return;
-    this.#reported = true;
-    const { property } = this;
-    reportOutsideChain(
-      this.context,
-      new SessionError(
-        `ctx.${property} was used after its update had finished: nothing read or changed then is saved ` +
-          `(that use got the session as the update left it, and an assignment was ignored). Either a handler ` +
-          `started work it did not await (await it), or a plugin registered after session() went on with the ` +
-          `update later, as @gramio/media-group does (register that plugin before session()). ` +
-          `The stack below shows the late use.`,
-        this.key,
-      ),
-    );
-  }
-}
-
-/**
- * Reports a problem found outside the update's own chain, where throwing
- * would reach nobody: to the bot's `onError` handlers when the context has a
- * GramIO bot, else to the console. Never throws.
- */
-export function reportOutsideChain(context: object, error: unknown): void {
-  const bot = (context as { bot?: { errorHandler?: (ctx: object, error: unknown) => unknown } })
-    .bot;
-  const failed = (cause: unknown) =>
-    console.error("[gramio:session] bot.onError failed while reporting:", error, cause);
-  try {
-    if (typeof bot?.errorHandler !== "function") {
-      console.error("[gramio:session]", error);
-      return;
-    }
-    const handled = bot.errorHandler(context, error);
-    if (isThenable(handled)) Promise.resolve(handled).catch(failed);
-  } catch (cause) {
-    failed(cause);
-  }
-}
-
-/**
- * A rejected promise that does not crash the process if nobody awaits it:
- * merely reading a lazy `ctx[key]` must not be fatal; awaiting it still throws.
- */
-export function handledRejection(error: unknown): Promise<never> {
-  const rejection = Promise.reject(error);
-  rejection.catch(() => {});
-  return rejection;
 }
 
 /** Contexts in flight, per property name. */
@@ -386,15 +266,6 @@ function copiedByDerive(setter: (...args: never[]) => unknown): boolean {
   return typeof assign?.getFunctionName === "function" &&
     assign.getFunctionName() === "assign" &&
     /^(?:derive|decorate)(?::|$)/.test(caller?.getFunctionName?.() ?? "");
-}
-
-function derivedSession(name: string): SessionError {
-  return new SessionError(
-    `A derive (or decorate) after session() returned a "${name}" property: GramIO copies it onto the ` +
-      `context, which would replace this update's session with it, unnoticed. Give the derived value ` +
-      `another name, or change the session's fields inside the derive (ctx.${name}.x = ...) instead of ` +
-      "returning it. (A derive before session() that sets it is refused too.)",
-  );
 }
 
 function isOurs(descriptor: PropertyDescriptor): boolean {

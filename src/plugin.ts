@@ -6,15 +6,8 @@
  */
 
 import { contextsMappings, type DeriveDefinitions, Plugin } from "gramio";
-import { SessionError } from "./errors.ts";
 import { log } from "./log.ts";
-import {
-  BUILT_IN_STRATEGIES,
-  hasMissingPart,
-  missingPartOf,
-  perUser,
-  type SessionContext,
-} from "./keys.ts";
+import { BUILT_IN_STRATEGIES, hasMissingPart, perUser, type SessionContext } from "./keys.ts";
 import {
   createRuntime,
   type SessionAssignment,
@@ -22,16 +15,17 @@ import {
   type SessionProperty,
   type SessionValue,
 } from "./options.ts";
-import {
-  ContextProperty,
-  RefusingSlot,
-  reportOutsideChain,
-  type SessionSlot,
-} from "./context_property.ts";
+import { ContextProperty, type SessionSlot } from "./context_property.ts";
 import { type Neighbours, neighboursOf, NO_NEIGHBOURS, parkWhileWaiting } from "./interop.ts";
 import { duplicateSessionError, tagHook } from "./duplicate_session.ts";
 import { SessionState } from "./session_state.ts";
 import { sessionKeyOnly } from "./shared_storage.ts";
+import {
+  NoSession,
+  propertyTaken,
+  reportOutsideChain,
+  updateTypeOf,
+} from "./session_unavailable.ts";
 import { isThenable } from "./thenable.ts";
 import { runInUpdate } from "./update_scope.ts";
 
@@ -99,13 +93,7 @@ export function session<
   let idle: Promise<void> | undefined;
 
   const bind = (ctx: SessionContext, slot: SessionSlot): void => {
-    if (contextProperty.bind(ctx, slot)) return;
-    throw new SessionError(
-      `session({ key: "${property}" }): this ${
-        updateTypeOf(ctx)
-      } context already has a "${property}" property ` +
-        "(another plugin or a derive set it). Pick another key option.",
-    );
+    if (!contextProperty.bind(ctx, slot)) throw propertyTaken(property, ctx);
   };
 
   const plugin = new Plugin("@gramio/session");
@@ -288,60 +276,4 @@ function assertFreeProperty(contextProperty: ContextProperty, property: string):
       );
     }
   }
-}
-
-/**
- * The property of an update that has no session key, or a key built from a
- * missing value (`"chat:undefined"`): any use explains why.
- */
-class NoSession extends RefusingSlot {
-  constructor(
-    context: SessionContext,
-    lazy: boolean,
-    private readonly property: string,
-    private readonly unsafeKey: string | undefined,
-    /** What getSessionKey returned. */
-    private readonly returned?: unknown,
-  ) {
-    super(context, lazy);
-  }
-
-  /** Why there is no session, and what to do. */
-  message(): string {
-    const { property, unsafeKey, returned } = this;
-    const update = updateTypeOf(this.context);
-    if (unsafeKey === undefined && returned !== undefined && returned !== null) {
-      return `ctx.${property} is not available for this ${update} update: getSessionKey returned ` +
-        `${describeKey(returned)}, not a string or a number that can key a session. Return an id ` +
-        `(ctx.senderId, not ctx.from), a non-empty string, or undefined for "no session".`;
-    }
-    if (unsafeKey !== undefined) {
-      return `ctx.${property} is not available for this ${update} update: getSessionKey returned ` +
-        `"${unsafeKey}", a key built from a missing value (${
-          missingPartOf(unsafeKey)
-        }), which every ` +
-        `such update would share. Return undefined for "no session", or build the key with keyOf, ` +
-        "which does that for you: getSessionKey: (ctx) => keyOf`chat:${ctx.chatId}`.";
-    }
-    return `ctx.${property} is not available for this ${update} update: getSessionKey returned no key ` +
-      "(by default the key is the sender's id, and some updates, such as those about polls, have no sender). " +
-      `Check for it before touching ctx.${property}, or pass a getSessionKey option that covers these updates (e.g. perChat).`;
-  }
-
-  protected refusal(): SessionError {
-    return new SessionError(this.message(), this.unsafeKey);
-  }
-}
-
-function updateTypeOf(ctx: object): string {
-  return String((ctx as { updateType?: string }).updateType ?? "update");
-}
-
-/** What an unusable session key was, for the error. */
-function describeKey(value: unknown): string {
-  if (typeof value === "string") return "an empty string";
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (typeof value === "symbol") return value.toString();
-  if (typeof value === "bigint") return `${value}n`;
-  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
 }

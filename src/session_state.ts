@@ -31,7 +31,8 @@ import {
   type VersionedStorage,
   type VersionedValue,
 } from "./storage.ts";
-import { LateUse, type SessionSlot } from "./context_property.ts";
+import type { SessionSlot } from "./context_property.ts";
+import { LateUse, notLoaded } from "./session_unavailable.ts";
 import type { SessionRuntime } from "./options.ts";
 import { isThenable } from "./thenable.ts";
 import { bounded } from "./storage_timeout.ts";
@@ -524,7 +525,7 @@ export class SessionState implements SessionSlot, LockTenant {
   /** Replaces the session (`ctx.session = value`) with a copy of `value`; saved like any change. */
   replace(value: unknown): void {
     if (!this.data) {
-      throw new SessionError("The session is not loaded yet.", this.#key);
+      throw notLoaded(this.#key);
     }
     this.#install(this.#ownCopy(value));
   }
