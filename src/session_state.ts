@@ -5,14 +5,8 @@
  * @module
  */
 
-import {
-  assertStorableDepth,
-  cloneValue,
-  DepthError,
-  MAX_DEPTH,
-  returnsCopies,
-  setOwn,
-} from "./clone.ts";
+import { cloneValue, DepthError, MAX_DEPTH, returnsCopies, setOwn } from "./clone.ts";
+import { assertStorableDepth } from "./storable_depth.ts";
 import {
   SessionConflictError,
   SessionDataError,

@@ -1,0 +1,133 @@
+/**
+ * The depth check of a session before it is saved: every storage reads back
+ * recursively, so data nested deeper than {@linkcode MAX_DEPTH} would save
+ * but never load. It walks in the serializers' order, so the depth it finds
+ * is the one a storage's reader meets.
+ *
+ * @module
+ */
+
+import { DepthError, isBoxed, MAX_DEPTH, namedArrayKeys } from "./clone.ts";
+
+/**
+ * Throws a {@linkcode DepthError} when `data` nests deeper than
+ * {@linkcode MAX_DEPTH}. Walks in the serializers' order (depth-first, each
+ * object once), so the depth it finds is the depth a storage's reader meets;
+ * it recurses at most `MAX_DEPTH` levels, and measures a deeper value
+ * without recursion for the message.
+ */
+export function assertStorableDepth(data: object): void {
+  let walk: DepthWalk | undefined;
+  const record = data as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const field = record[key];
+    if (typeof field !== "object" || field === null) continue;
+    walk ??= new DepthWalk(data);
+    if (walk.exceeds(field, 2)) {
+      throw new DepthError(deepestLevel(field, new Set([data])), key);
+    }
+  }
+}
+
+class DepthWalk {
+  readonly #seen: Set<object>;
+
+  constructor(root: object) {
+    this.#seen = new Set();
+    this.#seen.add(root);
+  }
+
+  /** Whether `value`, at level `depth`, or anything under it not seen yet is deeper than MAX_DEPTH. */
+  exceeds(value: object, depth: number): boolean {
+    if (this.#seen.has(value)) return false;
+    if (depth > MAX_DEPTH) return true;
+    this.#seen.add(value);
+    const next = depth + 1;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) if (this.#child(value[i], next)) return true;
+      const named = namedArrayKeys(value);
+      if (named) {
+        const record = value as unknown as Record<string, unknown>;
+        for (const key of named) if (this.#child(record[key], next)) return true;
+      }
+      return false;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      if (value instanceof Map) {
+        for (const [k, v] of value) if (this.#child(k, next) || this.#child(v, next)) return true;
+        return false;
+      }
+      if (value instanceof Set) {
+        for (const item of value) if (this.#child(item, next)) return true;
+        return false;
+      }
+      if (value instanceof Error && Object.hasOwn(value, "cause")) {
+        if (this.#child(value.cause, next)) return true;
+      }
+      if (
+        value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
+        value instanceof RegExp || isBoxed(value)
+      ) return false;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      if (Object.hasOwn(record, key) && this.#child(record[key], next)) return true;
+    }
+    return false;
+  }
+
+  #child(value: unknown, depth: number): boolean {
+    return typeof value === "object" && value !== null && this.exceeds(value, depth);
+  }
+}
+
+/** The deepest level under `start` (at level 2), skipping objects already in `seen`; iterative. */
+function deepestLevel(start: object, seen: Set<object>): number {
+  let deepest = 0;
+  const frames: unknown[][] = [[start]];
+  const positions: number[] = [0];
+  while (frames.length > 0) {
+    const top = frames.length - 1;
+    const items = frames[top];
+    if (positions[top] === items.length) {
+      frames.pop();
+      positions.pop();
+      continue;
+    }
+    const item = items[positions[top]++];
+    if (typeof item !== "object" || item === null || seen.has(item)) continue;
+    seen.add(item);
+    // frames[0] holds a top-level field: level 2.
+    deepest = Math.max(deepest, top + 2);
+    const children = childrenOf(item);
+    if (children.length > 0) {
+      frames.push(children);
+      positions.push(0);
+    }
+  }
+  return deepest;
+}
+
+/** The values an object holds, in the order serializers visit them. */
+function childrenOf(value: object): unknown[] {
+  const out: unknown[] = [];
+  if (value instanceof Map) {
+    for (const [k, v] of value) out.push(k, v);
+    return out;
+  }
+  if (value instanceof Set) {
+    for (const item of value) out.push(item);
+    return out;
+  }
+  if (
+    value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
+    value instanceof RegExp || isBoxed(value)
+  ) return out;
+  if (value instanceof Error && Object.hasOwn(value, "cause")) out.push(value.cause);
+  // Arrays: indices, then named keys, like other objects.
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (Object.hasOwn(record, key)) out.push(record[key]);
+  return out;
+}
