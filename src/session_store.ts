@@ -7,12 +7,12 @@
  * @module
  */
 
-import { SessionError, SessionStorageError } from "./errors.ts";
+import { SessionError } from "./errors.ts";
 import { createRuntime, type Session, type SessionOptions } from "./options.ts";
+import { deleteStored } from "./session_io.ts";
 import { SessionState } from "./session_state.ts";
 import { isListableStorage } from "./storage.ts";
 import { isOtherPluginKey, sessionKeyOnly } from "./shared_storage.ts";
-import { bounded } from "./storage_timeout.ts";
 import { currentUpdate, needUpdateScope, runAsOwner } from "./update_scope.ts";
 
 /** Reads, changes, deletes and lists sessions by their storage key. */
@@ -125,9 +125,7 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
       const acquired = runtime.lock.acquire(checked(key), owner(), undefined, runtime.lockTimeout);
       const release = typeof acquired === "function" ? acquired : await acquired;
       try {
-        await bounded(runtime.storage.delete(key), runtime.storageTimeout);
-      } catch (cause) {
-        throw new SessionStorageError("delete", key, cause);
+        await deleteStored(runtime, key);
       } finally {
         release();
       }

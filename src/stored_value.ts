@@ -1,0 +1,161 @@
+/**
+ * A stored value and session data, both ways: the decode of the load, and
+ * one encode for every write. Decoding unwraps the record envelope
+ * (record.ts), drops an expired session, runs `migrations` and checks that
+ * what is left is an object; encoding checks the depth, stamps the expiry
+ * and the data version, and copies what a storage might keep. The merge
+ * after a conflict still reads the other process's save its own way
+ * ({@linkcode theirSession}).
+ *
+ * @module
+ */
+
+import { cloneValue, DepthError, MAX_DEPTH, returnsCopies } from "./clone.ts";
+import { SessionDataError, SessionError } from "./errors.ts";
+import type { Migrator } from "./migrations.ts";
+import { decodeRecord, encodeRecord, type SessionRecord } from "./record.ts";
+import type { Storage } from "./storage.ts";
+import { assertStorableDepth } from "./storable_depth.ts";
+
+/** The options decoding and encoding follow (a `SessionRuntime` has them all). */
+export interface StoredValueRules {
+  /** Whether it keeps rich values (`richValues`) and hands out copies (`RETURNS_COPIES`). */
+  readonly storage: Storage;
+  /** Milliseconds a saved session lives (`ttl`). */
+  readonly ttl: number | undefined;
+  readonly clock: () => number;
+  /** Upgrades stored data (`migrations`). */
+  readonly migrate: Migrator["migrate"] | undefined;
+  /** The `migrations` version new data is saved at. */
+  readonly dataVersion: number | undefined;
+  /** `onInvalidData: "reset"`: unusable stored data reads as absent instead of throwing. */
+  readonly resetInvalid: boolean;
+}
+
+/** A stored value, decoded. */
+export interface DecodedSession {
+  /**
+   * The session data; `undefined` when there is none to use: nothing stored,
+   * expired, or unusable with `onInvalidData: "reset"`.
+   */
+  readonly data: object | undefined;
+  /** The `migrations` version the stored data was at: kept when this plugin has none. */
+  readonly version: number | undefined;
+  /** Migrations ran: the session is saved even if handlers change nothing. */
+  readonly migrated: boolean;
+  /** The saved `ttl` ran out (for logs). */
+  readonly expired: boolean;
+}
+
+const NOTHING: DecodedSession = {
+  data: undefined,
+  version: undefined,
+  migrated: false,
+  expired: false,
+};
+const EXPIRED: DecodedSession = { ...NOTHING, expired: true };
+
+/**
+ * Decodes what a storage returned for `sessionKey`. Unusable data (not an
+ * object, undecodable, nested too deep) throws `SessionDataError`, or with
+ * `resetInvalid` reads as absent; a newer data version or a failing
+ * migration throws `SessionError`.
+ */
+export function decodeSession(
+  stored: unknown,
+  sessionKey: string,
+  rules: StoredValueRules,
+): DecodedSession {
+  if (stored === undefined || stored === null) return NOTHING;
+  let record: SessionRecord;
+  try {
+    // A storage that may hand out its live object (a Map) gets a copy, so that
+    // a failed update or late work cannot change what it holds. (Only objects:
+    // anything else is not a session, and says so below.)
+    const own = returnsCopies(rules.storage) || typeof stored !== "object"
+      ? stored
+      : cloneValue(stored);
+    record = decodeRecord(own, sessionKey);
+  } catch (error) {
+    // Nested too deep to copy (written by something else), or an encoded
+    // record that cannot be decoded: like any bad stored value.
+    if (error instanceof DepthError) return invalidData(rules, tooDeep(sessionKey));
+    if (error instanceof SessionDataError) return invalidData(rules, error);
+    throw error;
+  }
+  if (record.expiresAt !== undefined && record.expiresAt <= rules.clock()) return EXPIRED;
+  const result = rules.migrate?.(record, sessionKey);
+  const data = result ? result.data : record.data;
+  const migrated = result?.migrated ?? false;
+  if (typeof data !== "object" || data === null) {
+    if (!rules.resetInvalid) {
+      throw new SessionDataError(sessionKey, data === null ? "null" : `a ${typeof data}`);
+    }
+    return { data: undefined, version: record.version, migrated, expired: false };
+  }
+  return { data, version: record.version, migrated, expired: false };
+}
+
+/**
+ * The session another process saved, as the merge after a conflict reads it:
+ * `undefined` when absent, expired or not an object.
+ */
+export function theirSession(
+  stored: unknown,
+  sessionKey: string,
+  rules: StoredValueRules,
+): object | undefined {
+  if (stored === undefined || stored === null) return undefined;
+  const record = decodeRecord(stored, sessionKey);
+  if (record.expiresAt !== undefined && record.expiresAt <= rules.clock()) return undefined;
+  const data = rules.migrate?.(record, sessionKey).data ?? record.data;
+  if (typeof data !== "object" || data === null) return undefined;
+  return data;
+}
+
+/**
+ * The stored form of `data`. `storedVersion` is the version the data was read
+ * at: without migrations here it is kept, so that adding them back later does
+ * not run old ones again. Throws `SessionError` for data nested deeper than a
+ * storage can read back, or that a JSON-only storage cannot keep.
+ */
+export function encodeSession(
+  data: object,
+  sessionKey: string,
+  rules: StoredValueRules,
+  storedVersion: number | undefined,
+): unknown {
+  const { ttl, clock, dataVersion, storage } = rules;
+  try {
+    assertStorableDepth(data);
+  } catch (error) {
+    // Refused before any storage call: deeper data saves but cannot be read back.
+    if (!(error instanceof DepthError)) throw error;
+    throw new SessionError(`Session "${sessionKey}": ${error.message}`, sessionKey, {
+      cause: error,
+    });
+  }
+  const record = encodeRecord(
+    {
+      data,
+      expiresAt: ttl === undefined ? undefined : clock() + ttl,
+      version: dataVersion ?? storedVersion,
+    },
+    // A storage that does not say it keeps rich values may keep JSON only.
+    storage.richValues !== true,
+    sessionKey,
+  );
+  // A storage that may keep the object it is given (a Map) gets a copy.
+  return returnsCopies(storage) ? record : cloneValue(record);
+}
+
+/** Stored data nested deeper than a session may be: unusable. */
+export function tooDeep(sessionKey: string): SessionDataError {
+  return new SessionDataError(sessionKey, `nested more than ${MAX_DEPTH} levels deep`);
+}
+
+/** Unusable stored data: `error`, or with `onInvalidData: "reset"` no session (the save overwrites it). */
+function invalidData(rules: StoredValueRules, error: SessionDataError): DecodedSession {
+  if (!rules.resetInvalid) throw error;
+  return NOTHING;
+}
