@@ -23,7 +23,7 @@ import { initialSession } from "./session_data.ts";
 import { deleteStored, rereadStored, writeStored } from "./session_io.ts";
 import { isVersionedStorage, type VersionedStorage } from "./storage.ts";
 import { bounded } from "./storage_timeout.ts";
-import { type DecodedSession, encodeSession, theirSession } from "./stored_value.ts";
+import { type DecodedSession, decodeSession, encodeSession } from "./stored_value.ts";
 
 /** The session a save writes (`data`: after a merge, what was stored; `context`: what `initial()` gets). */
 export interface SavedSession {
@@ -198,7 +198,7 @@ export class SessionSave {
       data = await this.#resolve(
         onConflict,
         data,
-        () => theirSession(fresh.value, this.#key, this.#runtime),
+        () => decodeSession(fresh.value, this.#key, this.#runtime).data,
       );
       const done = deleting
         ? await bounded(storage.deleteIfVersion!(this.#key, fresh.version), storageTimeout)
@@ -223,7 +223,7 @@ export class SessionSave {
     let conflicts = 0;
     await retryWithBackoff(this.#key, MAX_SAVE_ATTEMPTS, async () => {
       const fresh = await rereadStored(this.#runtime, this.#key);
-      const stored = theirSession(fresh.value, this.#key, this.#runtime);
+      const stored = decodeSession(fresh.value, this.#key, this.#runtime).data;
       const theirs = stored ?? await this.#initial();
       let toWrite = data;
       if (changedFields(this.#base!, takeSnapshot(theirs)).size > 0) {

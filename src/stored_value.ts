@@ -1,11 +1,10 @@
 /**
- * A stored value and session data, both ways: the decode of the load, and
- * one encode for every write. Decoding unwraps the record envelope
- * (record.ts), drops an expired session, runs `migrations` and checks that
- * what is left is an object; encoding checks the depth, stamps the expiry
- * and the data version, and copies what a storage might keep. The merge
- * after a conflict still reads the other process's save its own way
- * ({@linkcode theirSession}).
+ * A stored value and session data, both ways: one decode for every read (the
+ * load, and the re-read of another process's save before a merge) and one
+ * encode for every write. Decoding unwraps the record envelope (record.ts),
+ * drops an expired session, runs `migrations` and checks that what is left
+ * is an object; encoding checks the depth, stamps the expiry and the data
+ * version, and copies what a storage might keep.
  *
  * @module
  */
@@ -94,23 +93,6 @@ export function decodeSession(
     return { data: undefined, version: record.version, migrated, expired: false };
   }
   return { data, version: record.version, migrated, expired: false };
-}
-
-/**
- * The session another process saved, as the merge after a conflict reads it:
- * `undefined` when absent, expired or not an object.
- */
-export function theirSession(
-  stored: unknown,
-  sessionKey: string,
-  rules: StoredValueRules,
-): object | undefined {
-  if (stored === undefined || stored === null) return undefined;
-  const record = decodeRecord(stored, sessionKey);
-  if (record.expiresAt !== undefined && record.expiresAt <= rules.clock()) return undefined;
-  const data = rules.migrate?.(record, sessionKey).data ?? record.data;
-  if (typeof data !== "object" || data === null) return undefined;
-  return data;
 }
 
 /**
