@@ -10,12 +10,7 @@
  */
 
 import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection.ts";
-import {
-  type ConflictPolicy,
-  MAX_SAVE_ATTEMPTS,
-  resolveConflict,
-  retryWithBackoff,
-} from "./conflict.ts";
+import { MAX_SAVE_ATTEMPTS, resolveConflict, retryWithBackoff } from "./conflict.ts";
 import { SessionError, SessionStorageError } from "./errors.ts";
 import { byteSize, log, logSession, since } from "./log.ts";
 import type { SessionRuntime } from "./options.ts";
@@ -195,11 +190,7 @@ export class SessionSave {
         this.#log("conflict: another instance saved this session; re-reading (%s)", onConflict);
       }
       const fresh = await rereadStored(this.#runtime, this.#key);
-      data = await this.#resolve(
-        onConflict,
-        data,
-        () => decodeSession(fresh.value, this.#key, this.#runtime).data,
-      );
+      data = await this.#resolve(data, () => this.#theirs(fresh.value));
       const done = deleting
         ? await bounded(storage.deleteIfVersion!(this.#key, fresh.version), storageTimeout)
         : await writeStored(this.#runtime, this.#key, this.#encode(data), fresh.version);
@@ -223,13 +214,13 @@ export class SessionSave {
     let conflicts = 0;
     await retryWithBackoff(this.#key, MAX_SAVE_ATTEMPTS, async () => {
       const fresh = await rereadStored(this.#runtime, this.#key);
-      const stored = decodeSession(fresh.value, this.#key, this.#runtime).data;
+      const stored = this.#theirs(fresh.value);
       const theirs = stored ?? await this.#initial();
       let toWrite = data;
       if (changedFields(this.#base!, takeSnapshot(theirs)).size > 0) {
         conflicts++;
         if (log.enabled) this.#log("saved by another update meanwhile; %s", onConflict);
-        toWrite = await this.#resolve(onConflict, data, () => stored);
+        toWrite = await this.#resolve(data, () => stored);
       }
       const encoded = this.#encode(toWrite);
       if (!await writeStored(this.#runtime, this.#key, encoded, fresh.version)) return false;
@@ -239,21 +230,23 @@ export class SessionSave {
   }
 
   /** What to write after another process saved over our base; a merge moves the base to theirs. */
-  async #resolve(
-    policy: ConflictPolicy,
-    data: object,
-    theirs: () => object | undefined,
-  ): Promise<object> {
+  async #resolve(data: object, theirs: () => object | undefined): Promise<object> {
     const ours = { base: this.#base!, data, clearedBase: this.#clearedBase };
-    const resolution = await resolveConflict(
-      policy,
+    const initial = () => this.#initial();
+    const resolved = await resolveConflict(
+      this.#runtime.onConflict,
       this.#key,
       ours,
       theirs,
-      () => this.#initial(),
+      initial,
     );
-    this.#base = resolution.base;
-    return resolution.data;
+    this.#base = resolved.base;
+    return resolved.data;
+  }
+
+  /** Another process's save, decoded as the load decodes it (`undefined`: none to use). */
+  #theirs(stored: unknown): object | undefined {
+    return decodeSession(stored, this.#key, this.#runtime).data;
   }
 
   #initial(): Promise<object> {
