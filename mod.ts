@@ -62,6 +62,5 @@ export {
   type DenoKvStorage,
   denoKvStorage,
   type DenoKvStorageOptions,
-  type KvKeyPart,
-  type KvLike,
-} from "./src/storages/denokv.ts";
+} from "./src/storages/denokv/mod.ts";
+export type { KvKeyPart, KvLike } from "./src/storages/denokv/kv.ts";

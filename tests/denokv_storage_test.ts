@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { openKv as openNpmKv } from "@deno/kv";
-import { denoKvStorage } from "../src/storages/denokv.ts";
+import { denoKvStorage } from "../src/storages/denokv/mod.ts";
 import { isListableStorage, isVersionedStorage } from "../src/storage.ts";
 import { spyKv } from "./support/kv_spy.ts";
 import { SessionDataError } from "../src/errors.ts";

@@ -469,15 +469,16 @@ Deno.test("two copies of this module in one process share ctx.session instead of
   // A second copy of the source, as when two versions of the package are installed.
   const root = new URL("../", import.meta.url);
   const dir = new URL(`.tmp/copy-${crypto.randomUUID()}/`, root);
-  await Deno.mkdir(new URL("src/storages/", dir), { recursive: true });
-  await Deno.copyFile(new URL("mod.ts", root), new URL("mod.ts", dir));
-  for (const folder of ["src/", "src/storages/"]) {
+  const copyFolder = async (folder: string): Promise<void> => {
+    await Deno.mkdir(new URL(folder, dir), { recursive: true });
     for await (const entry of Deno.readDir(new URL(folder, root))) {
-      if (entry.isFile) {
-        await Deno.copyFile(new URL(folder + entry.name, root), new URL(folder + entry.name, dir));
-      }
+      const path = folder + entry.name;
+      if (entry.isDirectory) await copyFolder(path + "/");
+      else if (entry.isFile) await Deno.copyFile(new URL(path, root), new URL(path, dir));
     }
-  }
+  };
+  await copyFolder("src/");
+  await Deno.copyFile(new URL("mod.ts", root), new URL("mod.ts", dir));
   const copy: typeof import("../mod.ts") = await import(new URL("mod.ts", dir).href);
   await Deno.remove(dir, { recursive: true });
   assert.notEqual(copy.session, session);

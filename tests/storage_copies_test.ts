@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { session, type Storage } from "../mod.ts";
 import { returnsCopies } from "../src/clone.ts";
-import { denoKvStorage } from "../src/storages/denokv.ts";
+import { denoKvStorage } from "../src/storages/denokv/mod.ts";
 import { inMemoryStorage } from "../src/storages/memory.ts";
 import { redisStorage } from "../redis.ts";
 import { errorsOf, testBot, updates } from "./support/bot.ts";

@@ -9,7 +9,7 @@
 
 import { SessionError } from "../errors.ts";
 import type { Storage } from "../storage.ts";
-import { denoKvStorage } from "./denokv.ts";
+import { denoKvStorage } from "./denokv/mod.ts";
 import { inMemoryStorage } from "./memory.ts";
 
 let shared: Storage | undefined;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { KvKeyPart, KvLike } from "../../src/storages/denokv.ts";
+import type { KvKeyPart, KvLike } from "../../src/storages/denokv/kv.ts";
 
 /** One recorded atomic `set`. */
 export interface RecordedSet {
