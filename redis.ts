@@ -34,17 +34,19 @@
  */
 
 export {
-  type BunRedisLike,
-  type IoRedisClusterLike,
-  type IoRedisLike,
-  type NodeRedisClusterLike,
-  type NodeRedisLike,
-  type RedisClientLike,
-  type RedisClusterLike,
   type RedisStorage,
   redisStorage,
   type RedisStorageOptions,
-} from "./src/storages/redis.ts";
+} from "./src/storages/redis/mod.ts";
+export type {
+  BunRedisLike,
+  IoRedisClusterLike,
+  IoRedisLike,
+  NodeRedisClusterLike,
+  NodeRedisLike,
+  RedisClientLike,
+  RedisClusterLike,
+} from "./src/storages/redis/clients.ts";
 // The storage contract the Redis storage implements, so this entry point
 // documents itself on its own.
 export type {

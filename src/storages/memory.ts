@@ -1,3 +1,10 @@
+/**
+ * The in-memory storage: sessions in a `Map` of this process, for tests and
+ * throwaway bots, with the same compare-and-set, ttl and listing as Deno KV.
+ *
+ * @module
+ */
+
 import { cloneValue, markReturnsCopies } from "../clone.ts";
 import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
 

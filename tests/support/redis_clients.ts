@@ -7,7 +7,7 @@
  */
 import { Cluster, type ClusterOptions, Redis } from "ioredis";
 import { createClient, createCluster, type RedisClusterOptions } from "redis";
-import type { RedisClientLike, RedisClusterLike } from "../../src/storages/redis.ts";
+import type { RedisClientLike, RedisClusterLike } from "../../src/storages/redis/clients.ts";
 
 /** Where the tests expect Redis. */
 export const REDIS_URL: string = Deno.env.get("REDIS_URL") ??

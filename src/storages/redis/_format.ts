@@ -1,0 +1,128 @@
+/**
+ * How a session is stored in Redis: `MARKER + version + ":" +
+ * devalue.stringify(value)`. JSON text never starts with "d", so a value
+ * without the marker is a plain `JSON.stringify()` from
+ * `@gramio/storage-redis` and is read with `JSON.parse`. The version is a
+ * random token written with every value (no ABA: a value rewritten after a
+ * read never gets the version back). A legacy value has no token; its version
+ * is "sha1:" + the SHA-1 of the stored string, computed the same way here and
+ * in the Lua scripts.
+ *
+ * @module
+ */
+
+import {
+  defaultStringifyOperations,
+  parse,
+  type ParseOperations,
+  stringify,
+  type StringifyOperations,
+} from "devalue";
+import { namedArrayKeys, setOwn } from "../../clone.ts";
+import { SessionDataError } from "../../errors.ts";
+
+/** Starts every value this storage writes. */
+export const MARKER = "dv1:";
+
+/** The stored string of `value`, with its `version`; a `TypeError` for what devalue cannot store. */
+export function encode(key: string, value: unknown, version: string): string {
+  try {
+    return MARKER + version + ":" +
+      stringify(value, undefined, { operations: stringifyOperations });
+  } catch (error) {
+    throw new TypeError(
+      `redisStorage: cannot store the session "${key}": ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/** The value in a stored string; a `SessionDataError` when it cannot be read. */
+export function decode(key: string, raw: string): unknown {
+  const start = payloadStart(raw);
+  try {
+    return start === -1
+      ? JSON.parse(raw)
+      : parse(raw.slice(start), undefined, { operations: parseOperations });
+  } catch (error) {
+    // Left as it is: the plugin reports it, or starts afresh with onInvalidData: "reset".
+    throw new SessionDataError(key, `undecodable (${(error as Error).message})`);
+  }
+}
+
+/** The version of a stored string. */
+export async function versionOf(raw: string): Promise<string> {
+  const start = payloadStart(raw);
+  return start === -1 ? `sha1:${await sha1(raw)}` : raw.slice(MARKER.length, start - 1);
+}
+
+/** A fresh random version token. */
+export function newVersion(): string {
+  return hex(crypto.getRandomValues(new Uint8Array(8)).buffer);
+}
+
+/** The SHA-1 of `data`, in hex, as Redis' `redis.sha1hex` computes it. */
+export async function sha1(data: string): Promise<string> {
+  return hex(
+    await crypto.subtle.digest("SHA-1", new TextEncoder().encode(data)),
+  );
+}
+
+function hex(bytes: ArrayBuffer): string {
+  return Array.from(
+    new Uint8Array(bytes),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** Where the devalue payload starts, or -1 for a legacy JSON value. */
+function payloadStart(raw: string): number {
+  if (!raw.startsWith(MARKER)) return -1;
+  const stop = raw.indexOf(":", MARKER.length);
+  return stop === -1 ? -1 : stop + 1;
+}
+
+/*
+ * devalue refuses an own key "__proto__" (JSON.parse makes one from user
+ * input; memory and KV store it). It is written as "\u0001__proto__", and a
+ * key of that form gets one more "\u0001", so that every key reads back as
+ * itself, "__proto__" as an own field (never the prototype).
+ */
+const ESCAPE = "\u0001";
+
+function isProtoLike(key: string): boolean {
+  if (!key.endsWith("__proto__")) return false;
+  for (let i = 0; i < key.length - 9; i++) if (key[i] !== ESCAPE) return false;
+  return true;
+}
+
+const stringifyOperations: Partial<StringifyOperations> = {
+  shapeOf(value) {
+    const shape = defaultStringifyOperations.shapeOf(value);
+    if (!("keys" in shape) || !shape.keys.some(isProtoLike)) return shape;
+    return { ...shape, keys: shape.keys.map((key) => isProtoLike(key) ? ESCAPE + key : key) };
+  },
+  get: (value, key) =>
+    (value as Record<string, unknown>)[
+      typeof key === "string" && key.charCodeAt(0) === 1 ? key.slice(1) : key as string
+    ],
+  lengthOf(array) {
+    // devalue would drop an array's named properties silently.
+    const named = namedArrayKeys(array as unknown[]);
+    if (named) {
+      throw new TypeError(
+        `an array has named properties (${named.join(", ")}), which Redis storage cannot keep; ` +
+          "use an object for them",
+      );
+    }
+    return (array as unknown[]).length;
+  },
+};
+
+const parseOperations: Partial<ParseOperations> = {
+  set(target, key, value) {
+    if (typeof key === "string" && key.charCodeAt(0) === 1 && isProtoLike(key)) {
+      setOwn(target as Record<string, unknown>, key.slice(1), value);
+    } else (target as Record<PropertyKey, unknown>)[key as PropertyKey] = value;
+  },
+};
