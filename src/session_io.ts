@@ -8,9 +8,14 @@
  * @module
  */
 
-import { SessionDataError, SessionStorageError } from "./errors.ts";
+import { SessionDataError } from "./errors.ts";
 import type { SessionRuntime } from "./options.ts";
-import { isVersionedStorage, type SetOptions, type VersionedValue } from "./storage.ts";
+import {
+  asStorageError,
+  isVersionedStorage,
+  type SetOptions,
+  type VersionedValue,
+} from "./storage.ts";
 import { bounded } from "./storage_timeout.ts";
 import { isThenable } from "./thenable.ts";
 
@@ -45,7 +50,7 @@ export function readStored(runtime: SessionRuntime, key: string): StoredRead | P
 }
 
 function readFailed(runtime: SessionRuntime, key: string, cause: unknown): StoredRead {
-  if (!(cause instanceof SessionDataError)) throw new SessionStorageError("read", key, cause);
+  if (!(cause instanceof SessionDataError)) throw asStorageError("read", key, cause);
   if (!runtime.resetInvalid) throw cause;
   return { value: undefined, version: undefined };
 }
@@ -90,6 +95,6 @@ export async function deleteStored(runtime: SessionRuntime, key: string): Promis
   try {
     await bounded(runtime.storage.delete(key), runtime.storageTimeout);
   } catch (cause) {
-    throw new SessionStorageError("delete", key, cause);
+    throw asStorageError("delete", key, cause);
   }
 }

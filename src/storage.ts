@@ -4,8 +4,14 @@
  * plug in unchanged. The optional members let a storage do more: keep its own
  * expiry, and refuse a write whose base changed in another process.
  *
+ * The error rule every storage of this package follows is here too
+ * ({@linkcode storageError}), once.
+ *
  * @module
  */
+
+import { SessionError, SessionStorageError } from "./errors.ts";
+import { isThenable } from "./thenable.ts";
 
 /** A value, or a Promise of it: storages may be synchronous or asynchronous. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -167,4 +173,87 @@ export function isListableStorage<Value>(
 ): storage is ListableStorage<Value> {
   return typeof (storage as Partial<ListableStorage<Value>>).keys ===
     "function";
+}
+
+/** What a storage call does, as {@linkcode SessionStorageError} names it. */
+export type StorageOperation = SessionStorageError["operation"];
+
+/**
+ * The error rule of this package's storages, in one place. A storage call
+ * fails with:
+ * - `SessionDataError`: the stored value is unusable (undecodable,
+ *   damaged); it is left as it is;
+ * - `TypeError` or `RangeError`: misuse no retry fixes (a value, key or ttl
+ *   the storage cannot take, a client it does not know); Deno KV's own limit
+ *   and clone errors are `TypeError`s too;
+ * - {@linkcode SessionStorageError} naming the key and operation, with the
+ *   original as `cause`: everything else (the database, the server, the
+ *   connection).
+ *
+ * Returns the error to throw for `error`. The Deno KV and Redis storages
+ * apply it with {@linkcode withErrorRule}; the in-memory one follows it by
+ * construction (only its copier can fail, with a `TypeError` or `RangeError`),
+ * so its synchronous calls stay unwrapped.
+ */
+export function storageError(
+  operation: StorageOperation,
+  sessionKey: string,
+  error: unknown,
+): Error {
+  if (error instanceof SessionError || error instanceof TypeError || error instanceof RangeError) {
+    return error;
+  }
+  return new SessionStorageError(operation, sessionKey, error);
+}
+
+/** The methods of a storage that take a session key, with what each does. */
+const KEYED_METHODS = {
+  get: "read",
+  getVersioned: "read",
+  has: "read",
+  set: "write",
+  setIfVersion: "write",
+  delete: "delete",
+  deleteIfVersion: "delete",
+} as const satisfies Record<string, StorageOperation>;
+
+/**
+ * `storage`, changed in place so that every keyed method follows
+ * {@linkcode storageError}'s rule, synchronous or not. `keys()` names no
+ * session: what it throws is left as it is.
+ */
+export function withErrorRule<S extends object>(storage: S): S {
+  const methods = storage as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const [name, operation] of Object.entries(KEYED_METHODS)) {
+    const method = methods[name];
+    if (typeof method !== "function") continue;
+    methods[name] = (...args) => {
+      const fail = (error: unknown): never => {
+        throw storageError(operation, args[0] as string, error);
+      };
+      try {
+        const answer = method.apply(storage, args);
+        return isThenable(answer) ? answer.then(undefined, fail) : answer;
+      } catch (error) {
+        return fail(error);
+      }
+    };
+  }
+  return storage;
+}
+
+/**
+ * What the plugin reports for a storage call that failed: a
+ * {@linkcode SessionStorageError} the storage raised itself as it is,
+ * anything else wrapped in one (a `TypeError` too: the update's read or save
+ * failed all the same).
+ */
+export function asStorageError(
+  operation: StorageOperation,
+  sessionKey: string,
+  error: unknown,
+): SessionStorageError {
+  return error instanceof SessionStorageError
+    ? error
+    : new SessionStorageError(operation, sessionKey, error);
 }

@@ -9,11 +9,12 @@
  */
 
 import { markReturnsCopies } from "../../clone.ts";
-import type {
-  ListableStorage,
-  SetOptions,
-  VersionedStorage,
-  VersionedValue,
+import {
+  type ListableStorage,
+  type SetOptions,
+  type VersionedStorage,
+  type VersionedValue,
+  withErrorRule,
 } from "../../storage.ts";
 import { LazyKv } from "./_database.ts";
 import { keyLayout } from "./_keys.ts";
@@ -165,7 +166,7 @@ export function denoKvStorage<Value = unknown>(
     removeSession(database.resolved ?? await database.open(), keys, key, version);
 
   // Every read deserializes afresh and every write serializes: no copies needed.
-  return markReturnsCopies({
+  return markReturnsCopies(withErrorRule({
     name: "deno-kv",
     richValues: true,
     async get(key: string): Promise<Value | undefined> {
@@ -216,5 +217,5 @@ export function denoKvStorage<Value = unknown>(
       }
     },
     close: () => database.close(),
-  });
+  }));
 }

@@ -7,11 +7,12 @@
  */
 
 import { markReturnsCopies } from "../../clone.ts";
-import type {
-  ListableStorage,
-  SetOptions,
-  VersionedStorage,
-  VersionedValue,
+import {
+  type ListableStorage,
+  type SetOptions,
+  type VersionedStorage,
+  type VersionedValue,
+  withErrorRule,
 } from "../../storage.ts";
 import { connectionOf, text } from "./_connection.ts";
 import { decode, encode, newVersion, versionOf } from "./_format.ts";
@@ -156,7 +157,7 @@ export function redisStorage<Value = unknown>(
     text(await command(["GET", prefix + key]));
 
   // Every read parses afresh and every write stringifies: no copies needed.
-  return markReturnsCopies({
+  return markReturnsCopies(withErrorRule({
     name: "redis",
     richValues: true,
     async get(key) {
@@ -208,7 +209,7 @@ export function redisStorage<Value = unknown>(
       }
       yield* scanKeys(connection, prefix, scanCount);
     },
-  });
+  }));
 }
 
 /** `options.ttl` as `PX` milliseconds, `undefined` for none. */
