@@ -141,6 +141,21 @@ Deno.test("Deno KV storage: rewritten during every read is a SessionStorageError
   );
 });
 
+Deno.test("Deno KV storage: a value no structured clone holds is a TypeError, also when it is chunked", async () => {
+  const storage = denoKvStorage(Deno.openKv(":memory:"));
+  try {
+    await assert.rejects(storage.set("small", { f: () => 1 }), TypeError);
+    // Shaped like a chunk manifest: stored through node:v8 chunks, like a large session.
+    await assert.rejects(
+      storage.set("chunked", { __gramio_session_chunks__: 1, f: () => 1 }),
+      (error) => error instanceof TypeError && /"chunked"/.test(error.message),
+    );
+    assert.equal(await storage.has("chunked"), false);
+  } finally {
+    await storage.close();
+  }
+});
+
 Deno.test("in-memory storage: only misuse can fail, as a TypeError", () => {
   assert.throws(() => inMemoryStorage().set("f", { f: () => 1 }), TypeError);
 });

@@ -22,7 +22,13 @@ export function serializeForChunks(key: string, value: unknown): Uint8Array {
         { cause: error },
       );
     }
-    throw error;
+    // A value no structured clone holds (a function, a symbol): misuse, as
+    // Deno KV itself reports it for a session stored whole.
+    if (error instanceof RangeError) throw error;
+    throw new TypeError(
+      `Deno KV storage: cannot store the session "${key}": ${(error as Error)?.message ?? error}`,
+      { cause: error },
+    );
   }
 }
 
