@@ -175,6 +175,19 @@ export function isListableStorage<Value>(
     "function";
 }
 
+/**
+ * `options.ttl` checked by the storage `name`: `undefined` when there is
+ * none, a `RangeError` unless it is a positive number of milliseconds (the
+ * rule of `session({ ttl })`, which never passes another).
+ */
+export function ttlOf(options: SetOptions | undefined, name: string): number | undefined {
+  const ttl = options?.ttl;
+  if (ttl === undefined || (ttl > 0 && Number.isFinite(ttl))) return ttl;
+  throw new RangeError(
+    `${name}: ttl is in milliseconds and must be a positive number, got ${String(ttl)}.`,
+  );
+}
+
 /** What a storage call does, as {@linkcode SessionStorageError} names it. */
 export type StorageOperation = SessionStorageError["operation"];
 

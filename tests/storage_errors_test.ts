@@ -159,3 +159,30 @@ Deno.test("Deno KV storage: a value no structured clone holds is a TypeError, al
 Deno.test("in-memory storage: only misuse can fail, as a TypeError", () => {
   assert.throws(() => inMemoryStorage().set("f", { f: () => 1 }), TypeError);
 });
+
+Deno.test("every storage refuses a ttl that is not a positive number of milliseconds, writing nothing", async () => {
+  const storages = [
+    inMemoryStorage(),
+    denoKvStorage(Deno.openKv(":memory:")),
+    // The commands fail: a refused ttl must be refused before any is sent.
+    redisStorage(deadRedis),
+  ];
+  for (const storage of storages) {
+    for (const ttl of [0, -1, NaN, Infinity]) {
+      const name = `${storage.name}, ttl ${ttl}`;
+      await assert.rejects(
+        async () => await storage.set("t", { n: 1 }, { ttl }),
+        (error) => error instanceof RangeError && /positive number/.test(error.message),
+        name,
+      );
+      await assert.rejects(
+        async () => await storage.setIfVersion("t", { n: 1 }, null, { ttl }),
+        RangeError,
+        name,
+      );
+    }
+  }
+  assert.equal(storages[0].has("t"), false);
+  assert.equal(await storages[1].has("t"), false);
+  await (storages[1] as ReturnType<typeof denoKvStorage>).close();
+});

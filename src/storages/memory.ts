@@ -6,7 +6,13 @@
  */
 
 import { cloneValue, markReturnsCopies } from "../clone.ts";
-import type { ListableStorage, SetOptions, VersionedStorage, VersionedValue } from "../storage.ts";
+import {
+  type ListableStorage,
+  type SetOptions,
+  ttlOf,
+  type VersionedStorage,
+  type VersionedValue,
+} from "../storage.ts";
 
 /**
  * An in-memory {@linkcode Storage} for tests and throwaway bots. Data is lost
@@ -94,13 +100,14 @@ export function inMemoryStorage<Value = unknown>(
     return entry;
   };
   const write = (key: string, value: unknown, options?: SetOptions): void => {
-    const now = options?.ttl === undefined && !expiring ? 0 : clock();
+    const ttl = ttlOf(options, "inMemoryStorage");
+    const now = ttl === undefined && !expiring ? 0 : clock();
     entries.set(key, {
       value: cloneValue(value),
       version: String(++versions),
-      expiresAt: options?.ttl === undefined ? undefined : now + options.ttl,
+      expiresAt: ttl === undefined ? undefined : now + ttl,
     });
-    if (options?.ttl !== undefined) expiring = true;
+    if (ttl !== undefined) expiring = true;
     if (expiring) sweepSome(now);
   };
 

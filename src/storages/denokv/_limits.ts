@@ -6,19 +6,16 @@
  * @module
  */
 
+import { type SetOptions, ttlOf } from "../../storage.ts";
+
 /** KV `set` options for a ttl: `undefined` for none. */
 export type ExpireOptions = { expireIn: number } | undefined;
 
-/** `ttl` as KV `expireIn`; a `RangeError` unless it is a positive number. */
-export function expireOptions(ttl: number | undefined): ExpireOptions {
-  if (ttl === undefined) return undefined;
-  if (!(ttl > 0) || !Number.isFinite(ttl)) {
-    throw new RangeError(
-      `Deno KV storage: ttl is in milliseconds and must be a positive number, got ${ttl}.`,
-    );
-  }
+/** `options.ttl` as KV `expireIn`; a `RangeError` unless it is a positive number. */
+export function expireOptions(options: SetOptions | undefined): ExpireOptions {
+  const ttl = ttlOf(options, "Deno KV storage");
   // KV wants a whole number of milliseconds.
-  return { expireIn: Math.ceil(ttl) };
+  return ttl === undefined ? undefined : { expireIn: Math.ceil(ttl) };
 }
 
 /** "Value too large (max 65536 bytes)" on Deno, "ValueTooLong" from `@deno/kv` on Node. */

@@ -38,7 +38,7 @@ export async function writeSession(
   version: string | null | undefined,
   setOptions: SetOptions | undefined,
 ): Promise<boolean> {
-  const expire = expireOptions(setOptions?.ttl);
+  const expire = expireOptions(setOptions);
   const plain = isPlainVersion(version);
   version = versionstampOf(version);
   if (!isManifestLike(value)) {

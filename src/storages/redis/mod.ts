@@ -10,6 +10,7 @@ import { markReturnsCopies } from "../../clone.ts";
 import {
   type ListableStorage,
   type SetOptions,
+  ttlOf,
   type VersionedStorage,
   type VersionedValue,
   withErrorRule,
@@ -212,10 +213,9 @@ export function redisStorage<Value = unknown>(
   }));
 }
 
-/** `options.ttl` as `PX` milliseconds, `undefined` for none. */
+/** `options.ttl` as `PX` milliseconds, `undefined` for none; a `RangeError` unless positive. */
 function px(options: SetOptions | undefined): string | undefined {
-  const ttl = options?.ttl;
-  if (ttl === undefined || !Number.isFinite(ttl)) return undefined;
-  // PX must be a positive integer; a ttl <= 0 means "already expired".
-  return String(Math.max(1, Math.ceil(ttl)));
+  const ttl = ttlOf(options, "redisStorage");
+  // PX must be an integer.
+  return ttl === undefined ? undefined : String(Math.ceil(ttl));
 }
