@@ -314,6 +314,37 @@ Deno.test("a save over a plain session checks only its head; the chunk check is 
   });
 });
 
+Deno.test("a chunked session is saved in one commit, serialized once: no plain attempt that KV refuses", async () => {
+  await withKv(async (kv) => {
+    const spy = spyKv(kv);
+    const storage = denoKvStorage(spy.kv);
+    const commits = () => spy.commits.splice(0);
+    const big = (n: number) => ({ n, blob: randomBytes(200_000) });
+    // The save on which a session outgrows one value: KV refuses it whole once.
+    assert.equal(await storage.setIfVersion("s", { n: 0 }, null), true);
+    const small = await storage.getVersioned("s");
+    commits();
+    assert.equal(await storage.setIfVersion("s", big(1), small.version), true);
+    assert.deepEqual(commits(), ["threw", "ok"]);
+    // Known large from its version: one commit, serialized once (by node:v8).
+    const stale = await storage.getVersioned("s");
+    for (let n = 2; n <= 3; n++) {
+      const read = await storage.getVersioned("s");
+      assert.equal(await storage.setIfVersion("s", big(n), read.version), true);
+      assert.deepEqual(commits(), ["ok"], `save ${n}`);
+    }
+    // A conflicting save of a chunked session: refused by its check, nothing else.
+    assert.equal(await storage.setIfVersion("s", big(4), stale.version), false);
+    assert.deepEqual(commits(), ["checked"]);
+    // Shrunk into one value: stored whole, its chunks deleted in the same commit.
+    const chunked = await storage.getVersioned("s");
+    assert.equal(await storage.setIfVersion("s", { n: 5 }, chunked.version), true);
+    assert.deepEqual(commits(), ["ok"]);
+    assert.deepEqual(await allKeys(kv, ["gramio-session"]), ['[ "gramio-session", "s" ]']);
+    assert.deepEqual(await storage.get("s"), { n: 5 });
+  });
+});
+
 Deno.test("keys() lists sessions only: no chunks, no nested or foreign keys", async () => {
   await withKv(async (kv) => {
     const storage = denoKvStorage(kv);

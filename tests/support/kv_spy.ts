@@ -1,8 +1,8 @@
 /**
  * A pass-through wrapper around a real KV database, for tests: it records the
- * options of every atomic `set` and the keys of every `check`, and can run a
- * hook before `getMany` (to inject a concurrent write between the reads of a
- * head and of its chunks).
+ * options of every atomic `set`, the keys of every `check` and the outcome of
+ * every `commit`, and can run a hook before `getMany` (to inject a concurrent
+ * write between the reads of a head and of its chunks).
  *
  * @module
  */
@@ -22,6 +22,8 @@ export interface KvSpy {
   /** The keys of every atomic `check`, in order. */
   checks: (readonly KvKeyPart[])[];
   getManyCalls: number;
+  /** Every atomic commit: written, refused by a check, or thrown (a value too large). */
+  commits: ("ok" | "checked" | "threw")[];
 }
 
 /** Wraps `kv`; `beforeGetMany` runs (and is awaited) before each `getMany`. */
@@ -33,6 +35,7 @@ export function spyKv(
     sets: [],
     checks: [],
     getManyCalls: 0,
+    commits: [],
     kv: {
       get: (key, options) => kv.get(key, options),
       async getMany(keys, options) {
@@ -57,7 +60,17 @@ export function spyKv(
             op.delete(key);
             return wrapped;
           },
-          commit: () => op.commit(),
+          commit: () =>
+            op.commit().then(
+              (result) => {
+                spy.commits.push(result.ok ? "ok" : "checked");
+                return result;
+              },
+              (error) => {
+                spy.commits.push("threw");
+                throw error;
+              },
+            ),
         };
         return wrapped;
       },

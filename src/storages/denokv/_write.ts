@@ -8,6 +8,7 @@
 
 import type { SetOptions } from "../../storage.ts";
 import {
+  CHUNK_BYTES,
   isManifestLike,
   manifestOf,
   MAX_CHUNKS,
@@ -29,6 +30,13 @@ import type { KvLike } from "./kv.ts";
 /**
  * Stores `value` under `key`; `version`: `undefined` writes unconditionally,
  * else only if the head is still at it. Resolves whether it wrote.
+ *
+ * A session is serialized once per save: by KV when it is stored whole, by
+ * `node:v8` when it is chunked. Which one is decided before writing, from the
+ * version read: a chunked session is serialized here first (KV would
+ * serialize it only to refuse it), any other is handed to KV as it is. Only
+ * the save on which a session outgrows one value is refused once and
+ * serialized again.
  */
 export async function writeSession(
   db: KvLike,
@@ -39,47 +47,83 @@ export async function writeSession(
   setOptions: SetOptions | undefined,
 ): Promise<boolean> {
   const expire = expireOptions(setOptions);
-  const plain = isPlainVersion(version);
-  version = versionstampOf(version);
-  if (!isManifestLike(value)) {
-    // Hot path: the value as is, on the condition that no chunks exist (a
-    // check costs less than deleting every possible chunk on each save).
-    const op = db.atomic();
-    if (version !== undefined) {
-      op.check({ key: keys.head(key), versionstamp: version });
-    }
-    // A plain head never has chunks, so checking that it is still the one
-    // read proves there are none. Otherwise (a chunked head, none read, or
-    // none there: an expired head may leave chunks behind) check the first chunk.
-    if (!plain) op.check({ key: keys.chunk(key, 0), versionstamp: null });
-    op.set(keys.head(key), value, expire);
-    let result: { ok: boolean } | undefined;
-    try {
-      result = await op.commit();
-    } catch (error) {
-      if (!isValueTooLarge(error)) throw error;
-    }
-    if (result?.ok) return true;
-    // A conflict, or chunks of an earlier large value to delete in the same commit.
-    if (result) return (await commit(db, keys, key, value, [], version, expire)).ok;
+  const write: Write = { db, keys, key, version: versionstampOf(version), expire };
+  if (isManifestLike(value)) {
+    // Looks like a manifest: chunks of its serialization, which stays unambiguous.
+    return writeChunks(write, serializeForChunks(key, value));
   }
-  // Too large for one value, or looks like a manifest: chunks of its
-  // serialization, which stays unambiguous.
-  const bytes = serializeForChunks(key, value);
+  if (typeof version === "string" && !isPlainVersion(version)) {
+    return writeOverChunks(write, value);
+  }
+  // Hot path: the value as is, on the condition that no chunks exist (a
+  // check costs less than deleting every possible chunk on each save).
+  const op = db.atomic();
+  if (write.version !== undefined) {
+    op.check({ key: keys.head(key), versionstamp: write.version });
+  }
+  // A plain head never has chunks, so checking that it is still the one
+  // read proves there are none. Otherwise (none read, or none there: an
+  // expired head may leave chunks behind) check the first chunk.
+  if (!isPlainVersion(version)) op.check({ key: keys.chunk(key, 0), versionstamp: null });
+  op.set(keys.head(key), value, expire);
+  const result = await unlessTooLarge(op.commit());
+  if (result?.ok) return true;
+  // A conflict, or chunks of an earlier large value to delete in the same commit.
+  if (result) return (await commit(write, value, [])).ok;
+  // The session outgrew one value on this save.
+  return writeChunks(write, serializeForChunks(key, value));
+}
+
+/** One write: where, on which condition (`version`: a bare versionstamp), with which expiry. */
+interface Write {
+  db: KvLike;
+  keys: KeyLayout;
+  key: string;
+  version: string | null | undefined;
+  expire: ExpireOptions;
+}
+
+/**
+ * Over a chunked session (or a bare versionstamp): serialized first. Still
+ * large: chunks; shrunk into one value: stored as it is, its old chunks
+ * deleted in the same commit.
+ */
+async function writeOverChunks(write: Write, value: unknown): Promise<boolean> {
+  const bytes = serializeForChunks(write.key, value);
+  if (bytes.byteLength > CHUNK_BYTES) return writeChunks(write, bytes);
+  // node:v8 sizes typed arrays a little differently from KV: KV may still refuse it.
+  const result = await unlessTooLarge(commit(write, value, []));
+  return result ? result.ok : writeChunks(write, bytes);
+}
+
+/** `bytes`, a serialized session, as chunks under a manifest. */
+async function writeChunks(write: Write, bytes: Uint8Array): Promise<boolean> {
   const size = bytes.byteLength;
   if (size > MAX_SESSION_BYTES) {
-    throw tooLarge(key, size, `the limit is ${MAX_SESSION_BYTES} bytes`);
+    throw tooLarge(write.key, size, `the limit is ${MAX_SESSION_BYTES} bytes`);
   }
   const chunks = splitIntoChunks(bytes);
-  const manifest = manifestOf(chunks.length, size, expire !== undefined);
+  const manifest = manifestOf(chunks.length, size, write.expire !== undefined);
   try {
-    return (await commit(db, keys, key, manifest, chunks, version, expire)).ok;
+    return (await commit(write, manifest, chunks)).ok;
   } catch (error) {
     if (isLimitError(error)) {
       // The first line: Node's @deno/kv appends a native backtrace.
-      throw tooLarge(key, size, (error as Error).message.split("\n")[0], error);
+      throw tooLarge(write.key, size, (error as Error).message.split("\n")[0], error);
     }
     throw error;
+  }
+}
+
+/** The commit's result, or `undefined` when KV refused the value as too large for one entry. */
+async function unlessTooLarge(
+  committing: Promise<{ ok: boolean }>,
+): Promise<{ ok: boolean } | undefined> {
+  try {
+    return await committing;
+  } catch (error) {
+    if (!isValueTooLarge(error)) throw error;
+    return undefined;
   }
 }
 
@@ -101,13 +145,9 @@ export async function removeSession(
 
 /** Writes head, chunks and deletions of stale chunks in one commit. */
 function commit(
-  db: KvLike,
-  keys: KeyLayout,
-  key: string,
+  { db, keys, key, version, expire }: Write,
   head: unknown,
   chunks: readonly Uint8Array[],
-  version: string | null | undefined,
-  expire: ExpireOptions,
 ): Promise<{ ok: boolean }> {
   const op = db.atomic();
   if (version !== undefined) {
