@@ -40,3 +40,55 @@ Deno.test("inMemoryStorage without ttl never reads the clock on writes", async (
   assert.equal(reads, 0);
   assert.equal(entryCount(storage), 100);
 });
+
+Deno.test("inMemoryStorage keeps no hidden field in what it hands out, whatever the value", () => {
+  let now = 0;
+  const storage = inMemoryStorage({ clock: () => now });
+  const cyclic: Record<string, unknown> = { n: 1 };
+  cyclic.self = cyclic;
+  const values: unknown[] = [
+    cyclic,
+    { a: 1, b: 2, c: 3, d: 4, e: 5 },
+    [1, 2],
+    new Map([[1, 2]]),
+    7,
+    "s",
+  ];
+  for (const [i, value] of values.entries()) {
+    storage.set(`k${i}`, value, { ttl: 1000 });
+    const read = storage.getVersioned(`k${i}`);
+    assert.deepEqual(read.value, value);
+    if (typeof read.value === "object") {
+      assert.deepEqual(Object.getOwnPropertySymbols(read.value), [], `value ${i}`);
+    }
+    // Compare-and-set on every kind of value.
+    assert.equal(storage.setIfVersion(`k${i}`, value, read.version, { ttl: 1000 }), true);
+    assert.equal(storage.setIfVersion(`k${i}`, value, read.version), false, "the version moved on");
+    assert.equal(storage.deleteIfVersion(`k${i}`, read.version), false);
+  }
+  const copy = storage.get("k0") as Record<string, unknown>;
+  assert.equal(copy.self, copy);
+  assert.deepEqual(Object.getOwnPropertySymbols(copy), []);
+  now = 1000;
+  for (let i = 0; i < values.length; i++) {
+    assert.equal(storage.has(`k${i}`), false, `k${i} expired`);
+  }
+});
+
+Deno.test("inMemoryStorage holds a session in fewer heap bytes than grammY's MemorySessionStorage", async () => {
+  const fixture = new URL("./fixtures/memory_per_session.ts", import.meta.url).pathname;
+  const bytes = async (...args: string[]): Promise<number> => {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--v8-flags=--expose-gc", fixture, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    return Number(new TextDecoder().decode(stdout));
+  };
+  for (const ttl of [[], ["ttl"]]) {
+    const [ours, grammy] = await Promise.all([bytes("ours", ...ttl), bytes("grammy", ...ttl)]);
+    assert.ok(ours > 0 && grammy > 0, `${ours} ${grammy}`);
+    assert.ok(ours <= grammy, `${ttl.join("") || "no ttl"}: ours ${ours} B, grammY ${grammy} B`);
+  }
+});

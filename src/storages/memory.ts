@@ -44,11 +44,45 @@ export interface InMemoryStorage<Value = unknown>
   deleteIfVersion(key: string, version: string | null): boolean;
 }
 
+/*
+ * Entry layout. A stored session costs its Map entry and its copy, nothing
+ * more: the version (a write counter, for compare-and-set) and, only when it
+ * was written with a ttl, the expiry are hidden symbol-keyed fields of the
+ * copy itself, which nobody else ever sees (reads copy it again, and copies
+ * skip symbol keys). A small object copy has spare in-object room for them;
+ * a value that cannot hold fields (a primitive) or is not a plain object
+ * (an array, a Map) is kept in a Box.
+ */
+const VERSION = Symbol("version");
+const EXPIRES = Symbol("expires at");
+
 interface Entry {
-  value: unknown;
-  /** A string, as versions are compared and returned as strings. */
-  version: string;
-  expiresAt: number | undefined;
+  [VERSION]: number;
+  /** Milliseconds since the epoch; set only when written with a ttl. */
+  [EXPIRES]?: number;
+}
+
+/** An entry for a value that is not a plain object. */
+class Box implements Entry {
+  [VERSION]: number;
+  [EXPIRES]?: number;
+  constructor(readonly value: unknown, version: number) {
+    this[VERSION] = version;
+  }
+}
+
+/** The entry that stores `copy` (a copy nobody else holds) at `version`. */
+function entryOf(copy: unknown, version: number): Entry {
+  if (
+    typeof copy !== "object" || copy === null || Object.getPrototypeOf(copy) !== Object.prototype
+  ) return new Box(copy, version);
+  (copy as Entry)[VERSION] = version;
+  return copy as Entry;
+}
+
+/** The stored value of `entry` (the caller copies it). */
+function valueOf(entry: Entry): unknown {
+  return entry instanceof Box ? entry.value : entry;
 }
 
 /**
@@ -72,6 +106,8 @@ export function inMemoryStorage<Value = unknown>(
 ): InMemoryStorage<Value> {
   const clock = options.clock ?? Date.now;
   const entries = new Map<string, Entry>();
+  // Past 2^31 writes a version no longer fits a small integer: each entry
+  // written after that holds a heap number too (16 bytes), never a repeat.
   let versions = 0;
   // Expired entries nobody reads again are released by a sweep that checks a
   // few entries per write (more than a write adds), resuming where it stopped,
@@ -87,27 +123,31 @@ export function inMemoryStorage<Value = unknown>(
         return;
       }
       const [key, entry] = next.value;
-      if (entry.expiresAt !== undefined && entry.expiresAt <= now) entries.delete(key);
+      const expires = entry[EXPIRES];
+      if (expires !== undefined && expires <= now) entries.delete(key);
     }
   };
 
   const live = (key: string): Entry | undefined => {
     const entry = entries.get(key);
-    if (entry?.expiresAt !== undefined && entry.expiresAt <= clock()) {
+    const expires = entry?.[EXPIRES];
+    if (expires !== undefined && expires <= clock()) {
       entries.delete(key);
       return undefined;
     }
     return entry;
   };
+  const versionOf = (entry: Entry | undefined): string | null =>
+    entry ? String(entry[VERSION]) : null;
   const write = (key: string, value: unknown, options?: SetOptions): void => {
     const ttl = ttlOf(options, "inMemoryStorage");
+    const entry = entryOf(cloneValue(value), ++versions);
     const now = ttl === undefined && !expiring ? 0 : clock();
-    entries.set(key, {
-      value: cloneValue(value),
-      version: String(++versions),
-      expiresAt: ttl === undefined ? undefined : now + ttl,
-    });
-    if (ttl !== undefined) expiring = true;
+    if (ttl !== undefined) {
+      entry[EXPIRES] = now + ttl;
+      expiring = true;
+    }
+    entries.set(key, entry);
     if (expiring) sweepSome(now);
   };
 
@@ -116,7 +156,7 @@ export function inMemoryStorage<Value = unknown>(
     richValues: true,
     get: (key) => {
       const entry = live(key);
-      return entry && cloneValue(entry.value as Value);
+      return entry && cloneValue(valueOf(entry) as Value);
     },
     set: (key, value, options) => write(key, value, options),
     has: (key) => live(key) !== undefined,
@@ -129,18 +169,16 @@ export function inMemoryStorage<Value = unknown>(
     getVersioned(key): VersionedValue<Value> {
       const entry = live(key);
       return entry
-        ? { value: cloneValue(entry.value as Value), version: entry.version }
+        ? { value: cloneValue(valueOf(entry) as Value), version: versionOf(entry) }
         : { value: undefined, version: null };
     },
     setIfVersion(key, value, version, options): boolean {
-      const current = live(key);
-      if ((current ? current.version : null) !== version) return false;
+      if (versionOf(live(key)) !== version) return false;
       write(key, value, options);
       return true;
     },
     deleteIfVersion(key, version): boolean {
-      const current = live(key);
-      if ((current ? current.version : null) !== version) return false;
+      if (versionOf(live(key)) !== version) return false;
       entries.delete(key);
       return true;
     },
