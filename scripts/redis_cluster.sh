@@ -91,19 +91,16 @@ stop() {
   [[ -f "$pointer" ]] || { echo "[redis-cluster] nothing started on $first by this script" >&2; return 0; }
   local dir
   dir="$(cat "$pointer")"
+  # PIDs are read once: a stopping redis-server deletes its pid file, so a second read can miss it.
+  local pids=() pid
   for port in "${ports[@]}"; do
-    local pidfile="$dir/$port.pid"
-    [[ -f "$pidfile" ]] || continue
-    local pid
-    pid="$(cat "$pidfile")"
+    pid="$(cat "$dir/$port.pid" 2>/dev/null)" || continue
     # Only a redis-server we started (the PID may have been reused after a crash).
-    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-server* ]]; then kill "$pid"; fi
+    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-server* ]]; then
+      kill "$pid" 2>/dev/null && pids+=("$pid")
+    fi
   done
-  for port in "${ports[@]}"; do
-    local pidfile="$dir/$port.pid"
-    [[ -f "$pidfile" ]] || continue
-    local pid
-    pid="$(cat "$pidfile")"
+  for pid in "${pids[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
   case "$dir" in
