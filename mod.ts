@@ -48,6 +48,7 @@ export {
   SessionStorageError,
 } from "./src/errors.ts";
 export {
+  type AsyncStorage,
   isListableStorage,
   isVersionedStorage,
   type ListableStorage,

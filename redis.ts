@@ -50,6 +50,7 @@ export type {
 // The storage contract the Redis storage implements, so this entry point
 // documents itself on its own.
 export type {
+  AsyncStorage,
   ListableStorage,
   MaybePromise,
   SetOptions,

@@ -176,6 +176,42 @@ export function isListableStorage<Value>(
 }
 
 /**
+ * A storage whose every call returns a promise, with compare-and-set
+ * (versioned delete included) and listing: the shape this package's Deno KV
+ * and Redis storages share.
+ *
+ * @example
+ * ```ts
+ * import { type AsyncStorage, denoKvStorage } from "@gramio/session";
+ *
+ * const storage: AsyncStorage<{ count: number }> = denoKvStorage(await Deno.openKv(":memory:"));
+ * console.log(await storage.getVersioned("42")); // { value: undefined, version: null }
+ * ```
+ */
+export interface AsyncStorage<Value = unknown>
+  extends VersionedStorage<Value>, ListableStorage<Value> {
+  /** The stored session, `undefined` when there is none. */
+  get(key: string): Promise<Value | undefined>;
+  /** Stores `value`; `options.ttl` drops it after that many milliseconds. */
+  set(key: string, value: Value, options?: SetOptions): Promise<void>;
+  /** Whether a session is stored under `key`. */
+  has(key: string): Promise<boolean>;
+  /** Removes the session; resolves `true` when there was one. */
+  delete(key: string): Promise<boolean>;
+  /** Reads the session with its version (treat the version as opaque). */
+  getVersioned(key: string): Promise<VersionedValue<Value>>;
+  /** Writes only if the stored version is still `version`; resolves whether it wrote. */
+  setIfVersion(
+    key: string,
+    value: Value,
+    version: string | null,
+    options?: SetOptions,
+  ): Promise<boolean>;
+  /** Deletes only if the stored version is still `version`; resolves whether it deleted. */
+  deleteIfVersion(key: string, version: string | null): Promise<boolean>;
+}
+
+/**
  * `options.ttl` checked by the storage `name`: `undefined` when there is
  * none, a `RangeError` unless it is a positive number of milliseconds (the
  * rule of `session({ ttl })`, which never passes another).

@@ -10,9 +10,8 @@
 
 import { markReturnsCopies } from "../../clone.ts";
 import {
-  type ListableStorage,
+  type AsyncStorage,
   type SetOptions,
-  type VersionedStorage,
   type VersionedValue,
   withErrorRule,
 } from "../../storage.ts";
@@ -52,6 +51,13 @@ export interface DenoKvStorageOptions {
  * A session storage on Deno KV, with compare-and-set (versionstamps) and
  * listing. Created by {@linkcode denoKvStorage}.
  *
+ * On Deno KV: `set` turns `options.ttl` into `expireIn` on every entry and
+ * rejects with a `RangeError` naming the key and sizes when the session does
+ * not fit in one atomic commit (the stored session is then left unchanged);
+ * `delete` and `deleteIfVersion` remove the session and its chunks in one
+ * atomic commit; a version is the head's versionstamp with a mark for plain
+ * sessions, and `setIfVersion` also takes a bare versionstamp of the head.
+ *
  * @example
  * ```ts
  * import { denoKvStorage, type DenoKvStorage } from "@gramio/session";
@@ -61,43 +67,9 @@ export interface DenoKvStorageOptions {
  * console.log(await storage.get("42")); // { count: 1 }
  * ```
  */
-export interface DenoKvStorage<Value = unknown>
-  extends VersionedStorage<Value>, ListableStorage<Value> {
+export interface DenoKvStorage<Value = unknown> extends AsyncStorage<Value> {
   /** Values keep KV's structured clone: `Date`, `Map`, `Set`... are kept. */
   readonly richValues: true;
-  /** The stored session, `undefined` when there is none. */
-  get(key: string): Promise<Value | undefined>;
-  /**
-   * Stores `value` (`options.ttl` becomes KV `expireIn` on every entry).
-   * Rejects with a `RangeError` naming the key and sizes when the session does
-   * not fit in one atomic commit; the stored session is then left unchanged.
-   */
-  set(key: string, value: Value, options?: SetOptions): Promise<void>;
-  /** Whether a session is stored under `key`. */
-  has(key: string): Promise<boolean>;
-  /** Removes the session and its chunks in one atomic commit; resolves `true` when there was one. */
-  delete(key: string): Promise<boolean>;
-  /**
-   * Removes the session and its chunks in one atomic commit, only if the head
-   * is still at `version` (`null`: only if there is none). Resolves whether it
-   * deleted.
-   */
-  deleteIfVersion(key: string, version: string | null): Promise<boolean>;
-  /**
-   * Reads the session with its version: the head's versionstamp, with a mark
-   * for plain sessions (treat it as opaque).
-   */
-  getVersioned(key: string): Promise<VersionedValue<Value>>;
-  /**
-   * Writes only if the head is still at `version` (`atomic().check()`): a
-   * version from getVersioned, or a bare versionstamp of the head.
-   */
-  setIfVersion(
-    key: string,
-    value: Value,
-    version: string | null,
-    options?: SetOptions,
-  ): Promise<boolean>;
   /**
    * Closes the database if this storage opened it (no `kv` argument); a
    * database passed in belongs to the caller. A later call opens it again.

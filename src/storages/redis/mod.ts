@@ -8,10 +8,9 @@
 
 import { markReturnsCopies } from "../../clone.ts";
 import {
-  type ListableStorage,
+  type AsyncStorage,
   type SetOptions,
   ttlOf,
-  type VersionedStorage,
   type VersionedValue,
   withErrorRule,
 } from "../../storage.ts";
@@ -45,7 +44,9 @@ export interface RedisStorageOptions {
 }
 
 /**
- * A Redis-backed session storage with compare-and-set and listing.
+ * A Redis-backed session storage with compare-and-set and listing. On Redis,
+ * `options.ttl` becomes `PX`, `has` is `EXISTS`, and `setIfVersion` and
+ * `deleteIfVersion` are Lua scripts.
  *
  * @example
  * ```ts
@@ -55,29 +56,9 @@ export interface RedisStorageOptions {
  * const storage: RedisStorage = redisStorage(new Redis());
  * ```
  */
-export interface RedisStorage<Value = unknown>
-  extends VersionedStorage<Value>, ListableStorage<Value> {
+export interface RedisStorage<Value = unknown> extends AsyncStorage<Value> {
   /** Values are stored with devalue: `Date`, `Map`, `Set`... are kept. */
   readonly richValues: true;
-  /** The stored value, or `undefined` when there is none. */
-  get(key: string): Promise<Value | undefined>;
-  /** Stores `value`; `options.ttl` becomes `PX`. */
-  set(key: string, value: Value, options?: SetOptions): Promise<void>;
-  /** Whether a value is stored under `key` (`EXISTS`). */
-  has(key: string): Promise<boolean>;
-  /** Removes the value; resolves `true` when there was one. */
-  delete(key: string): Promise<boolean>;
-  /** Reads a value with its version token. */
-  getVersioned(key: string): Promise<VersionedValue<Value>>;
-  /** Writes only if the stored version is still `version` (Lua script); resolves whether it wrote. */
-  setIfVersion(
-    key: string,
-    value: Value,
-    version: string | null,
-    options?: SetOptions,
-  ): Promise<boolean>;
-  /** Deletes only if the stored version is still `version` (Lua script); resolves whether it deleted. */
-  deleteIfVersion(key: string, version: string | null): Promise<boolean>;
 }
 
 const DEFAULT_PREFIX = "gramio-session:";
