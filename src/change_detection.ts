@@ -4,39 +4,48 @@
  * with it when the update's handlers are done.
  *
  * A snapshot holds, per top-level field, the value itself for primitives and
- * a private deep copy for objects (Map, Set, Date, BigInt, typed arrays,
- * RegExp, shared references and cycles included). Comparing walks the live
- * value and the copy side by side and stops at the first difference. Building
- * a copy allocates what the session holds but never stringifies it, so for a
- * 50 KB session a snapshot plus a comparison costs less than half what
- * printing it twice did (see bench/). Per-field copies also tell which fields
- * changed, which the conflict merge needs.
+ * a tape for objects: one flat array that records the object depth-first
+ * (a tag per object, then its keys and values; Map, Set, Date, BigInt, typed
+ * arrays, RegExp, boxed primitives and Errors included), with a
+ * back-reference where an object is met again (shared references and
+ * cycles). Comparing walks the live value in the same order and reads the
+ * tape along, stopping at the first difference. A tape is one allocation per
+ * field instead of one copy per object, and the compare needs no key lists
+ * and no pairing maps: the n-th object the walk meets must be the n-th object
+ * the tape recorded. Per-field tapes also tell which fields changed, which
+ * the conflict merge needs.
  *
  * @module
  */
 
-import { DepthError, isBoxed, MAX_DEPTH, namedArrayKeys, setOwn } from "./clone.ts";
+import { DepthError, isBoxed, MAX_DEPTH, namedArrayKeys } from "./clone.ts";
 
 /** What a session looked like at one moment, field by field. */
 export interface Snapshot {
   /** Own enumerable keys, in order. */
   readonly keys: string[];
-  /** Per key, at the same index: the primitive, or a private copy of the object. */
+  /** Per key, at the same index: the primitive, or a private record of the object. */
   readonly prints: unknown[];
 }
 
 /**
  * Takes a snapshot of a session object's top-level fields. Throws a
- * `DepthError` for a session nested deeper than `MAX_DEPTH` (the copy is
- * recursive; the comparison never goes deeper than the copy).
+ * `DepthError` for a session nested deeper than `MAX_DEPTH` (recording is
+ * recursive; the comparison never goes deeper than the record).
  */
 export function takeSnapshot(data: object): Snapshot {
   const keys = Object.keys(data);
   const prints = new Array<unknown>(keys.length);
   const record = data as Record<string, unknown>;
+  let recorder: Recorder | undefined;
   for (let i = 0; i < keys.length; i++) {
+    const value = record[keys[i]];
+    if (typeof value !== "object" || value === null) {
+      prints[i] = primitivePrint(value);
+      continue;
+    }
     try {
-      prints[i] = printOf(record[keys[i]]);
+      prints[i] = (recorder ??= new Recorder()).record(value);
     } catch (error) {
       if (error instanceof DepthError) throw new DepthError(error.depth, keys[i]);
       throw error;
@@ -50,9 +59,14 @@ export function hasChanged(base: Snapshot, data: object): boolean {
   const keys = Object.keys(data);
   if (keys.length !== base.keys.length) return true;
   const record = data as Record<string, unknown>;
+  let reader: Reader | undefined;
   for (let i = 0; i < keys.length; i++) {
     if (keys[i] !== base.keys[i]) return true;
-    if (!matches(record[keys[i]], base.prints[i])) return true;
+    const value = record[keys[i]];
+    const print = base.prints[i];
+    if (typeof value === "object" && value !== null) {
+      if (!isTape(print) || !(reader ??= new Reader()).matches(value, print)) return true;
+    } else if (!primitiveMatches(value, print)) return true;
   }
   return false;
 }
@@ -66,27 +80,13 @@ export function changedFields(from: Snapshot, to: Snapshot): Set<string> {
   }
   for (let i = 0; i < to.keys.length; i++) {
     const key = to.keys[i];
-    if (!before.has(key) || !matches(to.prints[i], before.get(key))) {
+    if (!before.has(key) || !samePrint(to.prints[i], before.get(key))) {
       changed.add(key);
     }
     before.delete(key);
   }
   for (const key of before.keys()) changed.add(key);
   return changed;
-}
-
-/** A field's print. Primitives (most fields) need no Copier and allocate nothing. */
-function printOf(value: unknown): unknown {
-  return typeof value === "object" && value !== null
-    ? new Copier().copy(value)
-    : primitivePrint(value);
-}
-
-/** Whether a field still matches its print. */
-function matches(value: unknown, print: unknown): boolean {
-  return typeof value === "object" && value !== null
-    ? new Comparer().equal(value, print)
-    : primitiveMatches(value, print);
 }
 
 function primitivePrint(value: unknown): unknown {
@@ -102,24 +102,93 @@ function primitiveMatches(value: unknown, print: unknown): boolean {
   return Object.is(value, print);
 }
 
-/** A function or symbol in a snapshot: stands for its text, so that replacing one is seen. */
+/** Whether two prints (of two snapshots) record the same value. */
+function samePrint(a: unknown, b: unknown): boolean {
+  if (isTape(a)) return isTape(b) && sameTape(a, b);
+  if (a instanceof Opaque) return b instanceof Opaque && a.text === b.text;
+  return Object.is(a, b);
+}
+
+/** A function or symbol field in a snapshot: stands for its text, so that replacing one is seen. */
 class Opaque {
   constructor(readonly text: string) {}
 }
 
-/** Own named (non-index) keys of an array copy, only on copies of arrays that have some. */
-const NAMED: unique symbol = Symbol("named keys");
-type NamedCopy = unknown[] & { [NAMED]?: string[] };
+const opaqueText = (value: unknown): string => typeof value + String(value);
 
-/** A boxed primitive (`new Number(1)`) in a snapshot: its class and value. */
-class Boxed {
-  constructor(readonly proto: object | null, readonly value: unknown) {}
+/**
+ * A tape: a field's object recorded depth-first. A value's entries are the
+ * primitive itself, or a {@linkcode Tag} and what it says follows.
+ */
+type Tape = unknown[];
+
+const isTape = (print: unknown): print is Tape => Array.isArray(print);
+
+/** Two tapes record the same value when they are equal entry by entry (bytes by content). */
+function sameTape(a: Tape, b: Tape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (Object.is(x, y)) continue;
+    if (!(x instanceof Uint8Array && y instanceof Uint8Array && sameBytes(x, y))) return false;
+  }
+  return true;
 }
 
-/** An Error in a snapshot: its class, and a copy of what KV keeps of it and its own fields. */
-class ErrorCopy {
-  constructor(readonly proto: object | null, readonly fields: unknown) {}
+/** What an entry at a value's position recorded; an object, so never equal to a primitive. */
+class Tag {
+  constructor(readonly name: string) {}
 }
+// The tag, then what follows it on the tape.
+/** Own enumerable keys, each followed by its value, then END. */
+const RECORD = new Tag("record");
+/** The length, the items (holes read as undefined), named keys with values, then END. */
+const ARRAY = new Tag("array");
+/** The time. */
+const DATE = new Tag("Date");
+/** The size, then each key and value. */
+const MAP = new Tag("Map");
+/** The size, then each item. */
+const SET = new Tag("Set");
+/** The constructor, then a copy of the viewed bytes. */
+const VIEW = new Tag("view");
+/** A copy of the bytes. */
+const BUFFER = new Tag("ArrayBuffer");
+/** The source and flags, as text. */
+const REGEXP = new Tag("RegExp");
+/** The prototype, then the value. */
+const BOXED = new Tag("boxed");
+/** The prototype, then what KV keeps of it as record entries (see errorFields), then END. */
+const ERROR = new Tag("Error");
+/** A function or symbol: its text. */
+const OPAQUE = new Tag("opaque");
+/** An object met before in this field: the position it has in the order objects were met. */
+const REF = new Tag("reference");
+/** The end of a record's or an array's named keys. */
+const END = new Tag("end");
+
+/** The tag an object is recorded under; class instances are records, as in a structured clone. */
+function tagOf(value: object): Tag {
+  if (Array.isArray(value)) return ARRAY;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return RECORD;
+  if (value instanceof Date) return DATE;
+  if (value instanceof Map) return MAP;
+  if (value instanceof Set) return SET;
+  if (ArrayBuffer.isView(value)) return VIEW;
+  if (value instanceof ArrayBuffer) return BUFFER;
+  if (value instanceof RegExp) return REGEXP;
+  if (isBoxed(value)) return BOXED;
+  if (value instanceof Error) return ERROR;
+  return RECORD;
+}
+
+/**
+ * `Object.prototype.hasOwnProperty.call(record, key)` inside `for (key in
+ * record)` compiles to a hidden-class check; `Object.hasOwn` is a call per key.
+ */
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** What a structured clone keeps of an Error (name via its class), and its own enumerable fields. */
 function errorFields(error: Error): Record<string, unknown> {
@@ -130,223 +199,257 @@ function errorFields(error: Error): Record<string, unknown> {
   };
   if (Object.hasOwn(error, "cause")) fields.cause = error.cause;
   for (const key in error) {
-    if (Object.hasOwn(error, key)) {
-      setOwn(fields, "." + key, (error as unknown as Record<string, unknown>)[key]);
+    // The prefix keeps own keys apart from the four above (and from "__proto__").
+    if (hasOwn.call(error, key)) {
+      fields["." + key] = (error as unknown as Record<string, unknown>)[key];
     }
   }
   return fields;
 }
 
-const opaqueText = (value: unknown): string => typeof value + String(value);
+/** The bytes a typed array or DataView shows, without copying them. */
+const viewedBytes = (view: ArrayBufferView): Uint8Array =>
+  new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 
-/** Remembers which objects were met, without a Map until a second one appears. */
-class Visits<T> {
+/** The class a structured clone of `view` has: a subclass's instance comes back as its base. */
+function cloneConstructor(view: ArrayBufferView): unknown {
+  return (globalThis as Record<string, unknown>)[Object.prototype.toString.call(view).slice(8, -1)];
+}
+
+/** The bytes a structured clone of `view` holds: a copy, or the same memory when shared. */
+function keptBytes(view: ArrayBufferView): Uint8Array {
+  const bytes = viewedBytes(view);
+  return bytes.buffer instanceof SharedArrayBuffer ? bytes : bytes.slice();
+}
+
+function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/**
+ * Numbers the objects a walk meets, in order. One object needs no set, more
+ * need a `Set`; positions (a `Map`) are built only once an object is met
+ * again, which most sessions never do.
+ */
+class Visits {
   #first: object | undefined;
-  #firstValue: T | undefined;
-  #more: Map<object, T> | undefined;
+  #seen: Set<object> | undefined;
+  #positions: Map<object, number> | undefined;
+  /** A live iterator over #seen: positions are filled in from it up to the current size. */
+  #unnumbered: Iterator<object> | undefined;
 
-  get(key: object): T | undefined {
-    if (key === this.#first) return this.#firstValue;
-    return this.#more?.get(key);
+  reset(): void {
+    this.#first =
+      this.#seen =
+      this.#positions =
+      this.#unnumbered =
+        undefined;
   }
 
-  set(key: object, value: T): void {
-    if (this.#first === undefined) {
-      this.#first = key;
-      this.#firstValue = value;
-    } else {
-      (this.#more ??= new Map()).set(key, value);
+  /** -1 the first time `value` is met (recording it), afterwards the position it had then. */
+  positionOf(value: object): number {
+    const seen = this.#seen;
+    if (seen !== undefined) {
+      const size = seen.size;
+      if (seen.add(value).size !== size) return -1;
+      return this.#numbered(seen).get(value)!;
     }
+    const first = this.#first;
+    if (first === undefined) {
+      this.#first = value;
+      return -1;
+    }
+    if (value === first) return 0;
+    this.#seen = new Set<object>().add(first).add(value);
+    return -1;
+  }
+
+  #numbered(seen: Set<object>): Map<object, number> {
+    const positions = this.#positions ??= new Map();
+    const unnumbered = this.#unnumbered ??= seen.values();
+    // Never past the last item: a finished iterator would not see later additions.
+    while (positions.size < seen.size) {
+      positions.set(unnumbered.next().value!, positions.size);
+    }
+    return positions;
   }
 }
 
-/** Deep copies for snapshots: the structure, not the class, of every object. */
-class Copier {
-  readonly #copies = new Visits<unknown>();
+/** Records a field's object on a tape. */
+class Recorder {
+  #tape: Tape = [];
+  readonly #visits = new Visits();
+
+  record(value: object): Tape {
+    this.#tape = [];
+    this.#visits.reset();
+    this.#value(value, 2);
+    return this.#tape;
+  }
 
   /** `depth`: the level `value` is at, the field's value being level 2. */
-  copy(value: unknown, depth = 2): unknown {
-    if (typeof value !== "object" || value === null) return primitivePrint(value);
-    const known = this.#copies.get(value);
-    if (known !== undefined) return known;
+  #value(value: unknown, depth: number): void {
+    const tape = this.#tape;
+    if (typeof value !== "object" || value === null) {
+      if (typeof value === "function" || typeof value === "symbol") {
+        tape.push(OPAQUE, opaqueText(value));
+      } else tape.push(value);
+      return;
+    }
+    const position = this.#visits.positionOf(value);
+    if (position !== -1) {
+      tape.push(REF, position);
+      return;
+    }
     if (depth > MAX_DEPTH) throw new DepthError(depth, undefined);
     const next = depth + 1;
-
-    if (Array.isArray(value)) {
-      const out: unknown[] = new Array(value.length);
-      this.#copies.set(value, out);
-      for (let i = 0; i < value.length; i++) out[i] = this.copy(value[i], next);
-      const named = namedArrayKeys(value);
-      if (named) {
-        const from = value as unknown as Record<string, unknown>;
-        const to = out as unknown as Record<string, unknown>;
-        for (const key of named) setOwn(to, key, this.copy(from[key], next));
-        (out as NamedCopy)[NAMED] = named;
+    const tag = tagOf(value);
+    tape.push(tag);
+    switch (tag) {
+      case RECORD:
+        return this.#entries(value as Record<string, unknown>, next);
+      case ARRAY: {
+        const array = value as unknown[];
+        tape.push(array.length);
+        for (let i = 0; i < array.length; i++) this.#value(array[i], next);
+        const named = namedArrayKeys(array);
+        if (named) {
+          const record = array as unknown as Record<string, unknown>;
+          for (let i = 0; i < named.length; i++) {
+            tape.push(named[i]);
+            this.#value(record[named[i]], next);
+          }
+        }
+        tape.push(END);
+        return;
       }
-      return out;
+      case DATE:
+        tape.push((value as Date).getTime());
+        return;
+      case MAP:
+        tape.push((value as Map<unknown, unknown>).size);
+        for (const [k, v] of value as Map<unknown, unknown>) {
+          this.#value(k, next);
+          this.#value(v, next);
+        }
+        return;
+      case SET:
+        tape.push((value as Set<unknown>).size);
+        for (const item of value as Set<unknown>) this.#value(item, next);
+        return;
+      case VIEW:
+        tape.push(cloneConstructor(value as ArrayBufferView), keptBytes(value as ArrayBufferView));
+        return;
+      case BUFFER:
+        tape.push(new Uint8Array((value as ArrayBuffer).slice(0)));
+        return;
+      case REGEXP:
+        tape.push(String(value));
+        return;
+      case BOXED:
+        tape.push(Object.getPrototypeOf(value), value.valueOf());
+        return;
+      default: // ERROR: its fields as a record one level down
+        tape.push(Object.getPrototypeOf(value));
+        if (next > MAX_DEPTH) throw new DepthError(next, undefined);
+        return this.#entries(errorFields(value as Error), next + 1);
     }
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      if (value instanceof Date) return this.#remember(value, new Date(value.getTime()));
-      if (value instanceof Map) {
-        const out = this.#remember(value, new Map());
-        for (const [k, v] of value) out.set(this.copy(k, next), this.copy(v, next));
-        return out;
-      }
-      if (value instanceof Set) {
-        const out = this.#remember(value, new Set());
-        for (const item of value) out.add(this.copy(item, next));
-        return out;
-      }
-      if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof RegExp) {
-        return this.#remember(value, structuredClone(value));
-      }
-      if (isBoxed(value)) return this.#remember(value, new Boxed(proto, value.valueOf()));
-      if (value instanceof Error) {
-        const out = this.#remember(value, new ErrorCopy(proto, undefined));
-        (out as { fields: unknown }).fields = this.copy(errorFields(value), next);
-        return out;
-      }
-    }
-    const out: Record<string, unknown> = {};
-    this.#copies.set(value, out);
-    const record = value as Record<string, unknown>;
-    for (const key in record) {
-      if (Object.hasOwn(record, key)) setOwn(out, key, this.copy(record[key], next));
-    }
-    return out;
   }
 
-  #remember<T>(value: object, copy: T): T {
-    this.#copies.set(value, copy);
-    return copy;
+  #entries(record: Record<string, unknown>, depth: number): void {
+    const tape = this.#tape;
+    for (const key in record) {
+      if (!hasOwn.call(record, key)) continue;
+      tape.push(key);
+      this.#value(record[key], depth);
+    }
+    tape.push(END);
   }
 }
 
-/** Walks a value and a snapshot copy side by side; stops at the first difference. */
-class Comparer {
-  /** Objects of the value met so far, with the copy object each matched. */
-  readonly #pairs = new Visits<object>();
-  /** Copy objects already matched: each may match only one object of the value. */
-  readonly #taken = new Visits<true>();
+/** Walks a field's value along its tape; stops at the first difference. */
+class Reader {
+  #tape: Tape = [];
+  #at = 0;
+  readonly #visits = new Visits();
 
-  equal(value: unknown, copy: unknown): boolean {
-    if (typeof value !== "object" || value === null) return primitiveMatches(value, copy);
-    if (typeof copy !== "object" || copy === null) return false;
-    // Shared references and cycles: the value's graph must have the copy's shape.
-    const matched = this.#pairs.get(value);
-    if (matched !== undefined) return matched === copy;
-    if (this.#taken.get(copy)) return false;
-    this.#pairs.set(value, copy);
-    this.#taken.set(copy, true);
+  matches(value: object, tape: Tape): boolean {
+    this.#tape = tape;
+    this.#at = 0;
+    this.#visits.reset();
+    return this.#value(value) && this.#at === tape.length;
+  }
 
-    // Never deeper than the copy (at most MAX_DEPTH): a value nested deeper
-    // differs from it before that.
-    if (Array.isArray(value)) {
-      if (!Array.isArray(copy) || value.length !== copy.length) return false;
-      for (let i = 0; i < value.length; i++) {
-        if (!this.equal(value[i], copy[i])) return false;
+  #value(value: unknown): boolean {
+    const tape = this.#tape;
+    const entry = tape[this.#at++];
+    if (typeof value !== "object" || value === null) {
+      if (typeof value === "function" || typeof value === "symbol") {
+        return entry === OPAQUE && tape[this.#at++] === opaqueText(value);
       }
-      // One key listing per array: a copy carries its named keys, if any.
-      const named = namedArrayKeys(value);
-      const theirs = (copy as NamedCopy)[NAMED];
-      if (named === undefined || theirs === undefined) return named === theirs;
-      if (named.length !== theirs.length) return false;
-      const from = value as unknown as Record<string, unknown>;
-      const to = copy as unknown as Record<string, unknown>;
-      for (let i = 0; i < named.length; i++) {
-        if (named[i] !== theirs[i] || !this.equal(from[named[i]], to[named[i]])) return false;
-      }
-      return true;
+      return Object.is(value, entry);
     }
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      // Prints met when comparing two snapshots (changedFields).
-      if (value instanceof Opaque) return copy instanceof Opaque && copy.text === value.text;
-      if (value instanceof Boxed) {
-        return copy instanceof Boxed && copy.proto === value.proto &&
-          Object.is(copy.value, value.value);
+    // Shared references and cycles: the walk meets objects in the order the
+    // tape recorded them, so an object met again must be the one referenced.
+    const position = this.#visits.positionOf(value);
+    if (position !== -1) return entry === REF && tape[this.#at++] === position;
+    const tag = tagOf(value);
+    if (entry !== tag) return false;
+    switch (tag) {
+      case RECORD:
+        return this.#entries(value as Record<string, unknown>);
+      case ARRAY: {
+        const array = value as unknown[];
+        if (tape[this.#at++] !== array.length) return false;
+        for (let i = 0; i < array.length; i++) if (!this.#value(array[i])) return false;
+        const named = namedArrayKeys(array);
+        if (named) {
+          const record = array as unknown as Record<string, unknown>;
+          for (let i = 0; i < named.length; i++) {
+            if (tape[this.#at++] !== named[i] || !this.#value(record[named[i]])) return false;
+          }
+        }
+        return tape[this.#at++] === END;
       }
-      if (value instanceof ErrorCopy) {
-        return copy instanceof ErrorCopy && copy.proto === value.proto &&
-          this.equal(value.fields, copy.fields);
-      }
-      if (value instanceof Date) {
-        return copy instanceof Date && Object.is(value.getTime(), copy.getTime());
-      }
-      if (value instanceof Map) {
-        if (!(copy instanceof Map) || value.size !== copy.size) return false;
-        const theirs = copy.entries();
-        for (const [k, v] of value) {
-          const [ck, cv] = theirs.next().value as [unknown, unknown];
-          if (!this.equal(k, ck) || !this.equal(v, cv)) return false;
+      case DATE:
+        return Object.is(tape[this.#at++], (value as Date).getTime());
+      case MAP:
+        if (tape[this.#at++] !== (value as Map<unknown, unknown>).size) return false;
+        for (const [k, v] of value as Map<unknown, unknown>) {
+          if (!this.#value(k) || !this.#value(v)) return false;
         }
         return true;
-      }
-      if (value instanceof Set) {
-        if (!(copy instanceof Set) || value.size !== copy.size) return false;
-        const theirs = copy.values();
-        for (const item of value) {
-          if (!this.equal(item, theirs.next().value)) return false;
-        }
+      case SET:
+        if (tape[this.#at++] !== (value as Set<unknown>).size) return false;
+        for (const item of value as Set<unknown>) if (!this.#value(item)) return false;
         return true;
-      }
-      if (ArrayBuffer.isView(value)) {
-        return ArrayBuffer.isView(copy) && copy.constructor === value.constructor &&
-          sameBytes(
-            value.buffer,
-            value.byteOffset,
-            value.byteLength,
-            copy.buffer,
-            copy.byteOffset,
-            copy.byteLength,
-          );
-      }
-      if (value instanceof ArrayBuffer) {
-        return copy instanceof ArrayBuffer &&
-          sameBytes(value, 0, value.byteLength, copy, 0, copy.byteLength);
-      }
-      if (value instanceof RegExp) return copy instanceof RegExp && String(value) === String(copy);
-      if (isBoxed(value)) {
-        return copy instanceof Boxed && copy.proto === proto &&
-          Object.is(copy.value, value.valueOf());
-      }
-      if (value instanceof Error) {
-        return copy instanceof ErrorCopy && copy.proto === proto &&
-          this.equal(errorFields(value), copy.fields);
-      }
+      case VIEW:
+        return tape[this.#at++] === value.constructor &&
+          sameBytes(tape[this.#at++] as Uint8Array, viewedBytes(value as ArrayBufferView));
+      case BUFFER:
+        return sameBytes(tape[this.#at++] as Uint8Array, new Uint8Array(value as ArrayBuffer));
+      case REGEXP:
+        return tape[this.#at++] === String(value);
+      case BOXED:
+        return tape[this.#at++] === Object.getPrototypeOf(value) &&
+          Object.is(tape[this.#at++], value.valueOf());
+      default: // ERROR
+        return tape[this.#at++] === Object.getPrototypeOf(value) &&
+          this.#entries(errorFields(value as Error));
     }
-    if (!isRecordCopy(copy)) return false;
-    // Same own keys in the same order, with equal values.
-    const keys = Object.keys(copy);
-    const record = value as Record<string, unknown>;
-    const other = copy as Record<string, unknown>;
-    let i = 0;
-    for (const key in record) {
-      if (!Object.hasOwn(record, key)) continue;
-      if (keys[i++] !== key || !this.equal(record[key], other[key])) return false;
-    }
-    return i === keys.length;
   }
-}
 
-/** Whether a copy object stands for a plain record (not an array, Date, Map...). */
-function isRecordCopy(copy: object): boolean {
-  const proto = Object.getPrototypeOf(copy);
-  return proto === Object.prototype || proto === null;
-}
-
-function sameBytes(
-  a: ArrayBufferLike,
-  aOffset: number,
-  aLength: number,
-  b: ArrayBufferLike,
-  bOffset: number,
-  bLength: number,
-): boolean {
-  if (aLength !== bLength) return false;
-  const x = new Uint8Array(a, aOffset, aLength);
-  const y = new Uint8Array(b, bOffset, bLength);
-  for (let i = 0; i < aLength; i++) if (x[i] !== y[i]) return false;
-  return true;
+  #entries(record: Record<string, unknown>): boolean {
+    const tape = this.#tape;
+    for (const key in record) {
+      if (!hasOwn.call(record, key)) continue;
+      // END is not a string: a key the tape lacks stops here too.
+      if (tape[this.#at] !== key) return false;
+      this.#at++;
+      if (!this.#value(record[key])) return false;
+    }
+    return tape[this.#at++] === END;
+  }
 }
