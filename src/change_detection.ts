@@ -65,7 +65,9 @@ export function hasChanged(base: Snapshot, data: object): boolean {
     const value = record[keys[i]];
     const print = base.prints[i];
     if (typeof value === "object" && value !== null) {
-      if (!isTape(print) || !(reader ??= new Reader()).matches(value, print)) return true;
+      if (!(print instanceof Recording) || !(reader ??= new Reader()).matches(value, print)) {
+        return true;
+      }
     } else if (!primitiveMatches(value, print)) return true;
   }
   return false;
@@ -104,7 +106,7 @@ function primitiveMatches(value: unknown, print: unknown): boolean {
 
 /** Whether two prints (of two snapshots) record the same value. */
 function samePrint(a: unknown, b: unknown): boolean {
-  if (isTape(a)) return isTape(b) && sameTape(a, b);
+  if (a instanceof Recording) return b instanceof Recording && sameTape(a.tape, b.tape);
   if (a instanceof Opaque) return b instanceof Opaque && a.text === b.text;
   return Object.is(a, b);
 }
@@ -122,7 +124,10 @@ const opaqueText = (value: unknown): string => typeof value + String(value);
  */
 type Tape = unknown[];
 
-const isTape = (print: unknown): print is Tape => Array.isArray(print);
+/** A field's object in a snapshot: its tape, and the objects recorded, in the order met. */
+class Recording {
+  constructor(readonly tape: Tape, readonly objects: readonly object[]) {}
+}
 
 /** Two tapes record the same value when they are equal entry by entry (bytes by content). */
 function sameTape(a: Tape, b: Tape): boolean {
@@ -228,65 +233,59 @@ function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
   return true;
 }
 
+/** Up to this many objects, finding one again by a scan costs less than a `Set`. */
+const SCAN_LIMIT = 32;
+
 /**
- * Numbers the objects a walk meets, in order. One object needs no set, more
- * need a `Set`; positions (a `Map`) are built only once an object is met
- * again, which most sessions never do.
+ * Numbers the objects a walk meets, in order. A few objects are scanned;
+ * more go into a `Set` too (whose growth calls into C++, so it waits);
+ * positions (a `Map`) are built only once an object is met again, which most
+ * sessions never do.
  */
-class Visits {
-  #first: object | undefined;
+class Numbering {
+  /** The objects met, in order. */
+  readonly objects: object[];
   #seen: Set<object> | undefined;
   #positions: Map<object, number> | undefined;
-  /** A live iterator over #seen: positions are filled in from it up to the current size. */
-  #unnumbered: Iterator<object> | undefined;
 
-  reset(): void {
-    this.#first =
-      this.#seen =
-      this.#positions =
-      this.#unnumbered =
-        undefined;
+  /** Starts with `objects`, all different, as met already. */
+  constructor(objects: object[] = []) {
+    this.objects = objects;
+    if (objects.length >= SCAN_LIMIT) this.#seen = new Set(objects);
   }
 
   /** -1 the first time `value` is met (recording it), afterwards the position it had then. */
   positionOf(value: object): number {
+    const objects = this.objects;
     const seen = this.#seen;
-    if (seen !== undefined) {
-      const size = seen.size;
-      if (seen.add(value).size !== size) return -1;
-      return this.#numbered(seen).get(value)!;
-    }
-    const first = this.#first;
-    if (first === undefined) {
-      this.#first = value;
+    if (seen === undefined) {
+      const position = objects.indexOf(value);
+      if (position !== -1) return position;
+      objects.push(value);
+      if (objects.length === SCAN_LIMIT) this.#seen = new Set(objects);
       return -1;
     }
-    if (value === first) return 0;
-    this.#seen = new Set<object>().add(first).add(value);
-    return -1;
-  }
-
-  #numbered(seen: Set<object>): Map<object, number> {
-    const positions = this.#positions ??= new Map();
-    const unnumbered = this.#unnumbered ??= seen.values();
-    // Never past the last item: a finished iterator would not see later additions.
-    while (positions.size < seen.size) {
-      positions.set(unnumbered.next().value!, positions.size);
+    const size = seen.size;
+    if (seen.add(value).size !== size) {
+      objects.push(value);
+      return -1;
     }
-    return positions;
+    const positions = this.#positions ??= new Map();
+    for (let i = positions.size; i < objects.length; i++) positions.set(objects[i], i);
+    return positions.get(value)!;
   }
 }
 
 /** Records a field's object on a tape. */
 class Recorder {
   #tape: Tape = [];
-  readonly #visits = new Visits();
+  #numbering = new Numbering();
 
-  record(value: object): Tape {
+  record(value: object): Recording {
     this.#tape = [];
-    this.#visits.reset();
+    this.#numbering = new Numbering();
     this.#value(value, 2);
-    return this.#tape;
+    return new Recording(this.#tape, this.#numbering.objects);
   }
 
   /** `depth`: the level `value` is at, the field's value being level 2. */
@@ -298,7 +297,7 @@ class Recorder {
       } else tape.push(value);
       return;
     }
-    const position = this.#visits.positionOf(value);
+    const position = this.#numbering.positionOf(value);
     if (position !== -1) {
       tape.push(REF, position);
       return;
@@ -369,17 +368,48 @@ class Recorder {
   }
 }
 
-/** Walks a field's value along its tape; stops at the first difference. */
+/**
+ * Walks a field's value along its recording; stops at the first difference.
+ *
+ * The walk meets objects in the order the recording did, so the n-th object
+ * it meets must be new where the tape recorded a new one, and an object met
+ * before where the tape holds a back-reference. While every object met is
+ * the very one recorded at its place (a handler changed contents, not
+ * objects), that holds by itself: the recorded objects are all different.
+ * Only from the first other object on does the walk number what it meets.
+ */
 class Reader {
   #tape: Tape = [];
   #at = 0;
-  readonly #visits = new Visits();
+  #recorded: readonly object[] = [];
+  /** Objects met so far, while each was the one recorded at its place. */
+  #met = 0;
+  #numbering: Numbering | undefined;
 
-  matches(value: object, tape: Tape): boolean {
-    this.#tape = tape;
+  matches(value: object, recording: Recording): boolean {
+    this.#tape = recording.tape;
     this.#at = 0;
-    this.#visits.reset();
-    return this.#value(value) && this.#at === tape.length;
+    this.#recorded = recording.objects;
+    this.#met = 0;
+    this.#numbering = undefined;
+    return this.#value(value) && this.#at === this.#tape.length;
+  }
+
+  /** Whether `value`, met where `entry` is, is new where it should be, or the object referenced. */
+  #placed(value: object, entry: unknown): boolean {
+    let numbering = this.#numbering;
+    if (numbering === undefined) {
+      const recorded = this.#recorded;
+      if (entry === REF) return recorded[this.#tape[this.#at++] as number] === value;
+      if (recorded[this.#met] === value) {
+        this.#met++;
+        return true;
+      }
+      numbering = this.#numbering = new Numbering(recorded.slice(0, this.#met));
+    }
+    const position = numbering.positionOf(value);
+    if (position !== -1) return entry === REF && this.#tape[this.#at++] === position;
+    return entry !== REF;
   }
 
   #value(value: unknown): boolean {
@@ -391,10 +421,9 @@ class Reader {
       }
       return Object.is(value, entry);
     }
-    // Shared references and cycles: the walk meets objects in the order the
-    // tape recorded them, so an object met again must be the one referenced.
-    const position = this.#visits.positionOf(value);
-    if (position !== -1) return entry === REF && tape[this.#at++] === position;
+    // Shared references and cycles.
+    if (!this.#placed(value, entry)) return false;
+    if (entry === REF) return true;
     const tag = tagOf(value);
     if (entry !== tag) return false;
     switch (tag) {
