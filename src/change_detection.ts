@@ -68,7 +68,7 @@ export function hasChanged(base: Snapshot, data: object): boolean {
       if (!(print instanceof Recording) || !(reader ??= new Reader()).matches(value, print)) {
         return true;
       }
-    } else if (!primitiveMatches(value, print)) return true;
+    } else if (!samePrimitive(value, print)) return true;
   }
   return false;
 }
@@ -97,21 +97,24 @@ function primitivePrint(value: unknown): unknown {
     : value;
 }
 
-function primitiveMatches(value: unknown, print: unknown): boolean {
+/** `Object.is(value, print)`, without a call; a function or symbol matches its Opaque. */
+function samePrimitive(value: unknown, print: unknown): boolean {
+  if (value === print) return value !== 0 || 1 / value === 1 / (print as number);
   if (typeof value === "function" || typeof value === "symbol") {
     return print instanceof Opaque && print.text === opaqueText(value);
   }
-  return Object.is(value, print);
+  return value !== value && print !== print; // NaN
 }
 
-/** Whether two prints (of two snapshots) record the same value. */
+/** Whether two prints (of two snapshots), or two entries of their tapes, record the same value. */
 function samePrint(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
   if (a instanceof Recording) return b instanceof Recording && sameTape(a.tape, b.tape);
   if (a instanceof Opaque) return b instanceof Opaque && a.text === b.text;
-  return Object.is(a, b);
+  return a instanceof Uint8Array && b instanceof Uint8Array && sameBytes(a, b);
 }
 
-/** A function or symbol field in a snapshot: stands for its text, so that replacing one is seen. */
+/** A function or symbol in a snapshot: stands for its text, so that replacing one is seen. */
 class Opaque {
   constructor(readonly text: string) {}
 }
@@ -119,8 +122,9 @@ class Opaque {
 const opaqueText = (value: unknown): string => typeof value + String(value);
 
 /**
- * A tape: a field's object recorded depth-first. A value's entries are the
- * primitive itself, or a {@linkcode Tag} and what it says follows.
+ * A tape: a field's object recorded depth-first. A value's entries are its
+ * print (the primitive, or an Opaque), or a {@linkcode Tag} and what it says
+ * follows.
  */
 type Tape = unknown[];
 
@@ -129,15 +133,10 @@ class Recording {
   constructor(readonly tape: Tape, readonly objects: readonly object[]) {}
 }
 
-/** Two tapes record the same value when they are equal entry by entry (bytes by content). */
+/** Two tapes record the same value when they are equal entry by entry. */
 function sameTape(a: Tape, b: Tape): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (Object.is(x, y)) continue;
-    if (!(x instanceof Uint8Array && y instanceof Uint8Array && sameBytes(x, y))) return false;
-  }
+  for (let i = 0; i < a.length; i++) if (!samePrint(a[i], b[i])) return false;
   return true;
 }
 
@@ -166,8 +165,6 @@ const REGEXP = new Tag("RegExp");
 const BOXED = new Tag("boxed");
 /** The prototype, then what KV keeps of it as record entries (see errorFields), then END. */
 const ERROR = new Tag("Error");
-/** A function or symbol: its text. */
-const OPAQUE = new Tag("opaque");
 /** An object met before in this field: the position it has in the order objects were met. */
 const REF = new Tag("reference");
 /** The end of a record's or an array's named keys. */
@@ -284,19 +281,19 @@ class Recorder {
   record(value: object): Recording {
     this.#tape = [];
     this.#numbering = new Numbering();
-    this.#value(value, 2);
+    this.#object(value, 2);
     return new Recording(this.#tape, this.#numbering.objects);
   }
 
-  /** `depth`: the level `value` is at, the field's value being level 2. */
+  // Primitives, most entries, are pushed where they are met: no call each.
   #value(value: unknown, depth: number): void {
+    if (typeof value === "object" && value !== null) this.#object(value, depth);
+    else this.#tape.push(primitivePrint(value));
+  }
+
+  /** `depth`: the level `value` is at, the field's value being level 2. */
+  #object(value: object, depth: number): void {
     const tape = this.#tape;
-    if (typeof value !== "object" || value === null) {
-      if (typeof value === "function" || typeof value === "symbol") {
-        tape.push(OPAQUE, opaqueText(value));
-      } else tape.push(value);
-      return;
-    }
     const position = this.#numbering.positionOf(value);
     if (position !== -1) {
       tape.push(REF, position);
@@ -312,7 +309,11 @@ class Recorder {
       case ARRAY: {
         const array = value as unknown[];
         tape.push(array.length);
-        for (let i = 0; i < array.length; i++) this.#value(array[i], next);
+        for (let i = 0; i < array.length; i++) {
+          const item = array[i];
+          if (typeof item === "object" && item !== null) this.#object(item, next);
+          else tape.push(primitivePrint(item));
+        }
         const named = namedArrayKeys(array);
         if (named) {
           const record = array as unknown as Record<string, unknown>;
@@ -361,8 +362,11 @@ class Recorder {
     const tape = this.#tape;
     for (const key in record) {
       if (!hasOwn.call(record, key)) continue;
-      tape.push(key);
-      this.#value(record[key], depth);
+      const value = record[key];
+      if (typeof value === "object" && value !== null) {
+        tape.push(key);
+        this.#object(value, depth);
+      } else tape.push(key, primitivePrint(value));
     }
     tape.push(END);
   }
@@ -380,6 +384,7 @@ class Recorder {
  */
 class Reader {
   #tape: Tape = [];
+  /** The next entry to read. */
   #at = 0;
   #recorded: readonly object[] = [];
   /** Objects met so far, while each was the one recorded at its place. */
@@ -392,35 +397,17 @@ class Reader {
     this.#recorded = recording.objects;
     this.#met = 0;
     this.#numbering = undefined;
-    return this.#value(value) && this.#at === this.#tape.length;
-  }
-
-  /** Whether `value`, met where `entry` is, is new where it should be, or the object referenced. */
-  #placed(value: object, entry: unknown): boolean {
-    let numbering = this.#numbering;
-    if (numbering === undefined) {
-      const recorded = this.#recorded;
-      if (entry === REF) return recorded[this.#tape[this.#at++] as number] === value;
-      if (recorded[this.#met] === value) {
-        this.#met++;
-        return true;
-      }
-      numbering = this.#numbering = new Numbering(recorded.slice(0, this.#met));
-    }
-    const position = numbering.positionOf(value);
-    if (position !== -1) return entry === REF && this.#tape[this.#at++] === position;
-    return entry !== REF;
+    return this.#object(value) && this.#at === this.#tape.length;
   }
 
   #value(value: unknown): boolean {
+    if (typeof value === "object" && value !== null) return this.#object(value);
+    return samePrimitive(value, this.#tape[this.#at++]);
+  }
+
+  #object(value: object): boolean {
     const tape = this.#tape;
     const entry = tape[this.#at++];
-    if (typeof value !== "object" || value === null) {
-      if (typeof value === "function" || typeof value === "symbol") {
-        return entry === OPAQUE && tape[this.#at++] === opaqueText(value);
-      }
-      return Object.is(value, entry);
-    }
     // Shared references and cycles.
     if (!this.#placed(value, entry)) return false;
     if (entry === REF) return true;
@@ -432,7 +419,12 @@ class Reader {
       case ARRAY: {
         const array = value as unknown[];
         if (tape[this.#at++] !== array.length) return false;
-        for (let i = 0; i < array.length; i++) if (!this.#value(array[i])) return false;
+        for (let i = 0; i < array.length; i++) {
+          const item = array[i];
+          if (typeof item === "object" && item !== null) {
+            if (!this.#object(item)) return false;
+          } else if (!samePrimitive(item, tape[this.#at++])) return false;
+        }
         const named = namedArrayKeys(array);
         if (named) {
           const record = array as unknown as Record<string, unknown>;
@@ -443,7 +435,7 @@ class Reader {
         return tape[this.#at++] === END;
       }
       case DATE:
-        return Object.is(tape[this.#at++], (value as Date).getTime());
+        return samePrimitive((value as Date).getTime(), tape[this.#at++]);
       case MAP:
         if (tape[this.#at++] !== (value as Map<unknown, unknown>).size) return false;
         for (const [k, v] of value as Map<unknown, unknown>) {
@@ -463,11 +455,28 @@ class Reader {
         return tape[this.#at++] === String(value);
       case BOXED:
         return tape[this.#at++] === Object.getPrototypeOf(value) &&
-          Object.is(tape[this.#at++], value.valueOf());
+          samePrimitive(value.valueOf(), tape[this.#at++]);
       default: // ERROR
         return tape[this.#at++] === Object.getPrototypeOf(value) &&
           this.#entries(errorFields(value as Error));
     }
+  }
+
+  /** Whether `value`, met where `entry` is, is new where it should be, or the object referenced. */
+  #placed(value: object, entry: unknown): boolean {
+    let numbering = this.#numbering;
+    if (numbering === undefined) {
+      const recorded = this.#recorded;
+      if (entry === REF) return recorded[this.#tape[this.#at++] as number] === value;
+      if (recorded[this.#met] === value) {
+        this.#met++;
+        return true;
+      }
+      numbering = this.#numbering = new Numbering(recorded.slice(0, this.#met));
+    }
+    const position = numbering.positionOf(value);
+    if (position !== -1) return entry === REF && this.#tape[this.#at++] === position;
+    return entry !== REF;
   }
 
   #entries(record: Record<string, unknown>): boolean {
@@ -475,9 +484,16 @@ class Reader {
     for (const key in record) {
       if (!hasOwn.call(record, key)) continue;
       // END is not a string: a key the tape lacks stops here too.
-      if (tape[this.#at] !== key) return false;
-      this.#at++;
-      if (!this.#value(record[key])) return false;
+      const at = this.#at;
+      if (tape[at] !== key) return false;
+      const value = record[key];
+      if (typeof value === "object" && value !== null) {
+        this.#at = at + 1;
+        if (!this.#object(value)) return false;
+      } else {
+        if (!samePrimitive(value, tape[at + 1])) return false;
+        this.#at = at + 2;
+      }
     }
     return tape[this.#at++] === END;
   }
