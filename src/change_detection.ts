@@ -145,8 +145,14 @@ class Tag {
   constructor(readonly name: string) {}
 }
 // The tag, then what follows it on the tape.
-/** Own enumerable keys, each followed by its value, then END. */
+/**
+ * A record with Object.prototype, at most MANY_KEYS keys and no index keys:
+ * its own enumerable keys, each followed by its value, then END. Compared by
+ * `for...in` (see MANY_KEYS).
+ */
 const RECORD = new Tag("record");
+/** Any other record (a null or class prototype too): as RECORD, compared by `Object.keys`. */
+const KEYED_RECORD = new Tag("keyed record");
 /** The length, the items (holes read as undefined), named keys with values, then END. */
 const ARRAY = new Tag("array");
 /** The time. */
@@ -170,11 +176,16 @@ const REF = new Tag("reference");
 /** The end of a record's or an array's named keys. */
 const END = new Tag("end");
 
-/** The tag an object is recorded under; class instances are records, as in a structured clone. */
+/**
+ * The tag an object is recorded under: RECORD stands for any record with
+ * Object.prototype here, KEYED_RECORD for one with another prototype (a
+ * class instance is a record, as in a structured clone).
+ */
 function tagOf(value: object): Tag {
   if (Array.isArray(value)) return ARRAY;
   const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null) return RECORD;
+  if (proto === Object.prototype) return RECORD;
+  if (proto === null) return KEYED_RECORD;
   if (value instanceof Date) return DATE;
   if (value instanceof Map) return MAP;
   if (value instanceof Set) return SET;
@@ -183,14 +194,36 @@ function tagOf(value: object): Tag {
   if (value instanceof RegExp) return REGEXP;
   if (isBoxed(value)) return BOXED;
   if (value instanceof Error) return ERROR;
-  return RECORD;
+  return KEYED_RECORD;
 }
+
+const isRecordTag = (tag: unknown): boolean => tag === RECORD || tag === KEYED_RECORD;
 
 /**
  * `Object.prototype.hasOwnProperty.call(record, key)` inside `for (key in
  * record)` compiles to a hidden-class check; `Object.hasOwn` is a call per key.
  */
 const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * Records are read by `for...in` when they are likely to have V8's fast
+ * properties, else by `Object.keys`. On fast properties, `for...in` with the
+ * check above loads each value by its slot: about a quarter of what
+ * `Object.keys` plus a load per key costs. A loop that has met one object in
+ * dictionary mode (or with index keys) loses that for good, and then costs
+ * 1.5 times `Object.keys`. V8 turns an object to dictionary mode when it gets
+ * more than about 16 keys by computed name (as copies and decoders add them),
+ * a null prototype, or a deleted key.
+ */
+const MANY_KEYS = 16;
+
+/** Whether a record with these keys is likely to have fast properties (see MANY_KEYS). */
+function fewPlainKeys(keys: readonly string[]): boolean {
+  if (keys.length > MANY_KEYS) return false;
+  // Index keys (element storage) come first; a leading digit may be one.
+  const first = keys.length === 0 ? 0 : keys[0].charCodeAt(0);
+  return first < 48 || first > 57;
+}
 
 /** What a structured clone keeps of an Error (name via its class), and its own enumerable fields. */
 function errorFields(error: Error): Record<string, unknown> {
@@ -302,10 +335,18 @@ class Recorder {
     if (depth > MAX_DEPTH) throw new DepthError(depth, undefined);
     const next = depth + 1;
     const tag = tagOf(value);
+    const tagAt = tape.length;
     tape.push(tag);
     switch (tag) {
-      case RECORD:
-        return this.#entries(value as Record<string, unknown>, next);
+      case RECORD: {
+        const record = value as Record<string, unknown>;
+        const keys = Object.keys(record);
+        if (fewPlainKeys(keys)) return this.#entries(record, next);
+        tape[tagAt] = KEYED_RECORD;
+        return this.#keyedEntries(record, next, keys);
+      }
+      case KEYED_RECORD:
+        return this.#keyedEntries(value as Record<string, unknown>, next);
       case ARRAY: {
         const array = value as unknown[];
         tape.push(array.length);
@@ -354,21 +395,33 @@ class Recorder {
       default: // ERROR: its fields as a record one level down
         tape.push(Object.getPrototypeOf(value));
         if (next > MAX_DEPTH) throw new DepthError(next, undefined);
-        return this.#entries(errorFields(value as Error), next + 1);
+        return this.#keyedEntries(errorFields(value as Error), next + 1);
     }
   }
 
+  /** Records own enumerable keys with their values, then END. */
   #entries(record: Record<string, unknown>, depth: number): void {
-    const tape = this.#tape;
     for (const key in record) {
-      if (!hasOwn.call(record, key)) continue;
-      const value = record[key];
-      if (typeof value === "object" && value !== null) {
-        tape.push(key);
-        this.#object(value, depth);
-      } else tape.push(key, primitivePrint(value));
+      if (hasOwn.call(record, key)) this.#entry(key, record[key], depth);
     }
-    tape.push(END);
+    this.#tape.push(END);
+  }
+
+  /** #entries by `Object.keys` (see MANY_KEYS). */
+  #keyedEntries(
+    record: Record<string, unknown>,
+    depth: number,
+    keys: readonly string[] = Object.keys(record),
+  ): void {
+    for (let i = 0; i < keys.length; i++) this.#entry(keys[i], record[keys[i]], depth);
+    this.#tape.push(END);
+  }
+
+  #entry(key: string, value: unknown, depth: number): void {
+    if (typeof value === "object" && value !== null) {
+      this.#tape.push(key);
+      this.#object(value, depth);
+    } else this.#tape.push(key, primitivePrint(value));
   }
 }
 
@@ -412,10 +465,14 @@ class Reader {
     if (!this.#placed(value, entry)) return false;
     if (entry === REF) return true;
     const tag = tagOf(value);
+    if (isRecordTag(entry) && isRecordTag(tag)) {
+      // A record may have changed its prototype: still a record.
+      return entry === RECORD && tag === RECORD
+        ? this.#entries(value as Record<string, unknown>)
+        : this.#keyedEntries(value as Record<string, unknown>);
+    }
     if (entry !== tag) return false;
     switch (tag) {
-      case RECORD:
-        return this.#entries(value as Record<string, unknown>);
       case ARRAY: {
         const array = value as unknown[];
         if (tape[this.#at++] !== array.length) return false;
@@ -458,7 +515,7 @@ class Reader {
           samePrimitive(value.valueOf(), tape[this.#at++]);
       default: // ERROR
         return tape[this.#at++] === Object.getPrototypeOf(value) &&
-          this.#entries(errorFields(value as Error));
+          this.#keyedEntries(errorFields(value as Error));
     }
   }
 
@@ -480,21 +537,31 @@ class Reader {
   }
 
   #entries(record: Record<string, unknown>): boolean {
-    const tape = this.#tape;
     for (const key in record) {
-      if (!hasOwn.call(record, key)) continue;
-      // END is not a string: a key the tape lacks stops here too.
-      const at = this.#at;
-      if (tape[at] !== key) return false;
-      const value = record[key];
-      if (typeof value === "object" && value !== null) {
-        this.#at = at + 1;
-        if (!this.#object(value)) return false;
-      } else {
-        if (!samePrimitive(value, tape[at + 1])) return false;
-        this.#at = at + 2;
-      }
+      if (hasOwn.call(record, key) && !this.#entry(key, record[key])) return false;
     }
-    return tape[this.#at++] === END;
+    return this.#tape[this.#at++] === END;
+  }
+
+  /** #entries by `Object.keys` (see MANY_KEYS). */
+  #keyedEntries(record: Record<string, unknown>): boolean {
+    const keys = Object.keys(record);
+    for (let i = 0; i < keys.length; i++) {
+      if (!this.#entry(keys[i], record[keys[i]])) return false;
+    }
+    return this.#tape[this.#at++] === END;
+  }
+
+  #entry(key: string, value: unknown): boolean {
+    const tape = this.#tape;
+    const at = this.#at;
+    // END is not a string: a key the tape lacks stops here too.
+    if (tape[at] !== key) return false;
+    if (typeof value === "object" && value !== null) {
+      this.#at = at + 1;
+      return this.#object(value);
+    }
+    this.#at = at + 2;
+    return samePrimitive(value, tape[at + 1]);
   }
 }
