@@ -246,11 +246,6 @@ function errorFields(error: Error): Record<string, unknown> {
 const viewedBytes = (view: ArrayBufferView): Uint8Array =>
   new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 
-/** The class a structured clone of `view` has: a subclass's instance comes back as its base. */
-function cloneConstructor(view: ArrayBufferView): unknown {
-  return (globalThis as Record<string, unknown>)[Object.prototype.toString.call(view).slice(8, -1)];
-}
-
 /** The bytes a structured clone of `view` holds: a copy, or the same memory when shared. */
 function keptBytes(view: ArrayBufferView): Uint8Array {
   const bytes = viewedBytes(view);
@@ -381,7 +376,7 @@ class Recorder {
         for (const item of value as Set<unknown>) this.#value(item, next);
         return;
       case VIEW:
-        tape.push(cloneConstructor(value as ArrayBufferView), keptBytes(value as ArrayBufferView));
+        tape.push(value.constructor, keptBytes(value as ArrayBufferView));
         return;
       case BUFFER:
         tape.push(new Uint8Array((value as ArrayBuffer).slice(0)));

@@ -10,6 +10,7 @@
  * is not a change, as the README says.)
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { serialize } from "node:v8";
 import { DepthError, isBoxed, MAX_DEPTH, setOwn } from "../src/clone.ts";
 import { changedFields, hasChanged, takeSnapshot } from "../src/change_detection.ts";
@@ -479,4 +480,15 @@ Deno.test("changedFields: sessions built apart but equal differ in no field; eac
     changedFields(takeSnapshot(base), takeSnapshot(other)),
     new Set(["bytes", "nested", "added", "gone"]),
   );
+});
+
+Deno.test("a typed array of a subclass (Node's Buffer) is unchanged while its bytes are", () => {
+  class Bytes extends Uint8Array {}
+  for (const make of [() => Buffer.from([1, 2]), () => new Bytes([1, 2])]) {
+    const session = { bytes: make() };
+    const snapshot = takeSnapshot(session);
+    assert.equal(hasChanged(snapshot, session), false, session.bytes.constructor.name);
+    session.bytes[1] = 3;
+    assert.equal(hasChanged(snapshot, session), true, session.bytes.constructor.name);
+  }
 });
