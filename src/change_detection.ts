@@ -246,12 +246,6 @@ function errorFields(error: Error): Record<string, unknown> {
 const viewedBytes = (view: ArrayBufferView): Uint8Array =>
   new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 
-/** The bytes a structured clone of `view` holds: a copy, or the same memory when shared. */
-function keptBytes(view: ArrayBufferView): Uint8Array {
-  const bytes = viewedBytes(view);
-  return bytes.buffer instanceof SharedArrayBuffer ? bytes : bytes.slice();
-}
-
 function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
@@ -376,7 +370,7 @@ class Recorder {
         for (const item of value as Set<unknown>) this.#value(item, next);
         return;
       case VIEW:
-        tape.push(value.constructor, keptBytes(value as ArrayBufferView));
+        tape.push(value.constructor, viewedBytes(value as ArrayBufferView).slice());
         return;
       case BUFFER:
         tape.push(new Uint8Array((value as ArrayBuffer).slice(0)));

@@ -492,3 +492,11 @@ Deno.test("a typed array of a subclass (Node's Buffer) is unchanged while its by
     assert.equal(hasChanged(snapshot, session), true, session.bytes.constructor.name);
   }
 });
+
+Deno.test("a write to a view on a SharedArrayBuffer is a change", () => {
+  const session = { bytes: new Uint8Array(new SharedArrayBuffer(2)) };
+  const snapshot = takeSnapshot(session);
+  assert.equal(hasChanged(snapshot, session), false);
+  session.bytes[1] = 3;
+  assert.equal(hasChanged(snapshot, session), true);
+});
