@@ -11,7 +11,7 @@
  * that the machine's noise, which hits both sides of a round alike, cancels.
  * The stable reference is `structuredClone` plus a naive deep equal (no
  * cycle or sharing tracking); `--against <file>` also times another copy of
- * `src/change_detection.ts` (e.g. main's), and its ratio column shows
+ * `src/change_detection/mod.ts` (e.g. main's), and its ratio column shows
  * ours/theirs.
  *
  * `deno run -A bench/change_detection.ts [--against <path>] [--rounds N]`
@@ -22,7 +22,7 @@
 import { serialize } from "node:v8";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import * as ours from "../src/change_detection.ts";
+import * as ours from "../src/change_detection/mod.ts";
 import { fixed, markdownTable, median } from "./stats.ts";
 
 /** One snapshot-and-compare implementation: `run` snapshots and compares once. */

@@ -12,7 +12,7 @@
 
 import { Bot, type TelegramUpdate } from "gramio";
 import { cloneValue } from "../src/clone.ts";
-import { hasChanged, takeSnapshot } from "../src/change_detection.ts";
+import { hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
 import { perUser, type SessionContext } from "../src/keys.ts";
 import { KeyedLock } from "../src/lock.ts";
 import { decodeRecord } from "../src/record.ts";

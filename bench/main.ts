@@ -38,7 +38,7 @@
 
 import "./quiet.ts";
 import { serialize } from "node:v8";
-import { hasChanged, takeSnapshot } from "../src/change_detection.ts";
+import { hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
 import { bigSession } from "./big_session.ts";
 import { type Calls, calls } from "./counting.ts";
 import { hotPathBreakdown } from "./hot_path.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { changedFields, type Snapshot, takeSnapshot } from "./change_detection.ts";
+import { changedFields, type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
 import { setOwn } from "./clone.ts";
 import { SessionConflictError } from "./errors.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection.ts";
+import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
 import { MAX_SAVE_ATTEMPTS, resolveConflict, retryWithBackoff } from "./conflict.ts";
 import { SessionError, SessionStorageError } from "./errors.ts";
 import { byteSize, log, logSession, since } from "./log.ts";

@@ -7,7 +7,7 @@
  * into `initial()`), never silently replaced.
  */
 import assert from "node:assert/strict";
-import { takeSnapshot } from "../src/change_detection.ts";
+import { takeSnapshot } from "../src/change_detection/mod.ts";
 import {
   assertClearStands,
   MAX_SAVE_ATTEMPTS,

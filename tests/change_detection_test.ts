@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { serialize } from "node:v8";
 import { DepthError, isBoxed, MAX_DEPTH, setOwn } from "../src/clone.ts";
-import { changedFields, hasChanged, takeSnapshot } from "../src/change_detection.ts";
+import { changedFields, hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
 
 let seed = 12345;
 const random = () => {
