@@ -7,30 +7,19 @@
 
 import { namedArrayKeys } from "../clone.ts";
 import {
-  ARRAY,
-  BOXED,
-  BUFFER,
-  DATE,
-  END,
-  ERROR,
   errorFields,
-  hasOwn,
-  isRecordTag,
   MANY_KEYS,
-  MAP,
   Numbering,
-  RECORD,
   Recording,
-  REF,
-  REGEXP,
   sameBytes,
   samePrimitive,
-  SET,
-  tagOf,
   type Tape,
-  VIEW,
   viewedBytes,
 } from "./_tape.ts";
+import * as tags from "./_tags.ts";
+
+/** Local, not imported: TurboFan then knows it is the builtin (see MANY_KEYS in _tape.ts). */
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
  * Walks a field's value along its recording; stops at the first difference.
@@ -70,17 +59,17 @@ export class Reader {
     const entry = tape[this.#at++];
     // Shared references and cycles.
     if (!this.#placed(value, entry)) return false;
-    if (entry === REF) return true;
-    const tag = tagOf(value);
-    if (isRecordTag(entry) && isRecordTag(tag)) {
+    if (entry === tags.REF) return true;
+    const tag = tags.tagOf(value);
+    if (tags.isRecordTag(entry) && tags.isRecordTag(tag)) {
       // A record may have changed its prototype: still a record.
-      return entry === RECORD && tag === RECORD
+      return entry === tags.RECORD && tag === tags.RECORD
         ? this.#entries(value as Record<string, unknown>)
         : this.#keyedEntries(value as Record<string, unknown>);
     }
     if (entry !== tag) return false;
     switch (tag) {
-      case ARRAY: {
+      case tags.ARRAY: {
         const array = value as unknown[];
         if (tape[this.#at++] !== array.length) return false;
         for (let i = 0; i < array.length; i++) {
@@ -96,31 +85,31 @@ export class Reader {
             if (tape[this.#at++] !== named[i] || !this.#value(record[named[i]])) return false;
           }
         }
-        return tape[this.#at++] === END;
+        return tape[this.#at++] === tags.END;
       }
-      case DATE:
+      case tags.DATE:
         return samePrimitive((value as Date).getTime(), tape[this.#at++]);
-      case MAP:
+      case tags.MAP:
         if (tape[this.#at++] !== (value as Map<unknown, unknown>).size) return false;
         for (const [k, v] of value as Map<unknown, unknown>) {
           if (!this.#value(k) || !this.#value(v)) return false;
         }
         return true;
-      case SET:
+      case tags.SET:
         if (tape[this.#at++] !== (value as Set<unknown>).size) return false;
         for (const item of value as Set<unknown>) if (!this.#value(item)) return false;
         return true;
-      case VIEW:
+      case tags.VIEW:
         return tape[this.#at++] === value.constructor &&
           sameBytes(tape[this.#at++] as Uint8Array, viewedBytes(value as ArrayBufferView));
-      case BUFFER:
+      case tags.BUFFER:
         return sameBytes(tape[this.#at++] as Uint8Array, new Uint8Array(value as ArrayBuffer));
-      case REGEXP:
+      case tags.REGEXP:
         return tape[this.#at++] === String(value);
-      case BOXED:
+      case tags.BOXED:
         return tape[this.#at++] === Object.getPrototypeOf(value) &&
           samePrimitive(value.valueOf(), tape[this.#at++]);
-      default: // ERROR
+      default: // tags.ERROR
         return tape[this.#at++] === Object.getPrototypeOf(value) &&
           this.#keyedEntries(errorFields(value as Error));
     }
@@ -131,7 +120,7 @@ export class Reader {
     let numbering = this.#numbering;
     if (numbering === undefined) {
       const recorded = this.#recorded;
-      if (entry === REF) return recorded[this.#tape[this.#at++] as number] === value;
+      if (entry === tags.REF) return recorded[this.#tape[this.#at++] as number] === value;
       if (recorded[this.#met] === value) {
         this.#met++;
         return true;
@@ -139,15 +128,15 @@ export class Reader {
       numbering = this.#numbering = new Numbering(recorded.slice(0, this.#met));
     }
     const position = numbering.positionOf(value);
-    if (position !== -1) return entry === REF && this.#tape[this.#at++] === position;
-    return entry !== REF;
+    if (position !== -1) return entry === tags.REF && this.#tape[this.#at++] === position;
+    return entry !== tags.REF;
   }
 
   #entries(record: Record<string, unknown>): boolean {
     for (const key in record) {
       if (hasOwn.call(record, key) && !this.#entry(key, record[key])) return false;
     }
-    return this.#tape[this.#at++] === END;
+    return this.#tape[this.#at++] === tags.END;
   }
 
   /** #entries by `Object.keys` (see MANY_KEYS). */
@@ -156,13 +145,13 @@ export class Reader {
     for (let i = 0; i < keys.length; i++) {
       if (!this.#entry(keys[i], record[keys[i]])) return false;
     }
-    return this.#tape[this.#at++] === END;
+    return this.#tape[this.#at++] === tags.END;
   }
 
   #entry(key: string, value: unknown): boolean {
     const tape = this.#tape;
     const at = this.#at;
-    // END is not a string: a key the tape lacks stops here too.
+    // tags.END is not a string: a key the tape lacks stops here too.
     if (tape[at] !== key) return false;
     if (typeof value === "object" && value !== null) {
       this.#at = at + 1;

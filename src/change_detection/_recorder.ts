@@ -7,30 +7,19 @@
 
 import { DepthError, MAX_DEPTH, namedArrayKeys } from "../clone.ts";
 import {
-  ARRAY,
-  BOXED,
-  BUFFER,
-  DATE,
-  END,
-  ERROR,
   errorFields,
   fewPlainKeys,
-  hasOwn,
-  KEYED_RECORD,
   MANY_KEYS,
-  MAP,
   Numbering,
   primitivePrint,
-  RECORD,
   Recording,
-  REF,
-  REGEXP,
-  SET,
-  tagOf,
   type Tape,
-  VIEW,
   viewedBytes,
 } from "./_tape.ts";
+import * as tags from "./_tags.ts";
+
+/** Local, not imported: TurboFan then knows it is the builtin (see MANY_KEYS in _tape.ts). */
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Records a field's object on a tape. */
 export class Recorder {
@@ -55,25 +44,25 @@ export class Recorder {
     const tape = this.#tape;
     const position = this.#numbering.positionOf(value);
     if (position !== -1) {
-      tape.push(REF, position);
+      tape.push(tags.REF, position);
       return;
     }
     if (depth > MAX_DEPTH) throw new DepthError(depth, undefined);
     const next = depth + 1;
-    const tag = tagOf(value);
+    const tag = tags.tagOf(value);
     const tagAt = tape.length;
     tape.push(tag);
     switch (tag) {
-      case RECORD: {
+      case tags.RECORD: {
         const record = value as Record<string, unknown>;
         const keys = Object.keys(record);
         if (fewPlainKeys(keys)) return this.#entries(record, next);
-        tape[tagAt] = KEYED_RECORD;
+        tape[tagAt] = tags.KEYED_RECORD;
         return this.#keyedEntries(record, next, keys);
       }
-      case KEYED_RECORD:
+      case tags.KEYED_RECORD:
         return this.#keyedEntries(value as Record<string, unknown>, next);
-      case ARRAY: {
+      case tags.ARRAY: {
         const array = value as unknown[];
         tape.push(array.length);
         for (let i = 0; i < array.length; i++) {
@@ -89,48 +78,48 @@ export class Recorder {
             this.#value(record[named[i]], next);
           }
         }
-        tape.push(END);
+        tape.push(tags.END);
         return;
       }
-      case DATE:
+      case tags.DATE:
         tape.push((value as Date).getTime());
         return;
-      case MAP:
+      case tags.MAP:
         tape.push((value as Map<unknown, unknown>).size);
         for (const [k, v] of value as Map<unknown, unknown>) {
           this.#value(k, next);
           this.#value(v, next);
         }
         return;
-      case SET:
+      case tags.SET:
         tape.push((value as Set<unknown>).size);
         for (const item of value as Set<unknown>) this.#value(item, next);
         return;
-      case VIEW:
+      case tags.VIEW:
         tape.push(value.constructor, viewedBytes(value as ArrayBufferView).slice());
         return;
-      case BUFFER:
+      case tags.BUFFER:
         tape.push(new Uint8Array((value as ArrayBuffer).slice(0)));
         return;
-      case REGEXP:
+      case tags.REGEXP:
         tape.push(String(value));
         return;
-      case BOXED:
+      case tags.BOXED:
         tape.push(Object.getPrototypeOf(value), value.valueOf());
         return;
-      default: // ERROR: its fields as a record one level down
+      default: // tags.ERROR: its fields as a record one level down
         tape.push(Object.getPrototypeOf(value));
         if (next > MAX_DEPTH) throw new DepthError(next, undefined);
         return this.#keyedEntries(errorFields(value as Error), next + 1);
     }
   }
 
-  /** Records own enumerable keys with their values, then END. */
+  /** Records own enumerable keys with their values, then tags.END. */
   #entries(record: Record<string, unknown>, depth: number): void {
     for (const key in record) {
       if (hasOwn.call(record, key)) this.#entry(key, record[key], depth);
     }
-    this.#tape.push(END);
+    this.#tape.push(tags.END);
   }
 
   /** #entries by `Object.keys` (see MANY_KEYS). */
@@ -140,7 +129,7 @@ export class Recorder {
     keys: readonly string[] = Object.keys(record),
   ): void {
     for (let i = 0; i < keys.length; i++) this.#entry(keys[i], record[keys[i]], depth);
-    this.#tape.push(END);
+    this.#tape.push(tags.END);
   }
 
   #entry(key: string, value: unknown, depth: number): void {
