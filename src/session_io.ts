@@ -8,12 +8,12 @@
  * @module
  */
 
-import { SessionDataError } from "./errors.ts";
+import { SessionDataError, SessionStorageError } from "./errors.ts";
 import type { SessionRuntime } from "./options.ts";
 import {
-  asStorageError,
   isVersionedStorage,
   type SetOptions,
+  type StorageOperation,
   type VersionedValue,
 } from "./storage.ts";
 import { bounded } from "./storage_timeout.ts";
@@ -97,4 +97,20 @@ export async function deleteStored(runtime: SessionRuntime, key: string): Promis
   } catch (cause) {
     throw asStorageError("delete", key, cause);
   }
+}
+
+/**
+ * What the plugin reports for a storage call that failed: a
+ * {@linkcode SessionStorageError} the storage raised itself as it is,
+ * anything else wrapped in one (a `TypeError` too: the update's read or save
+ * failed all the same).
+ */
+export function asStorageError(
+  operation: StorageOperation,
+  sessionKey: string,
+  error: unknown,
+): SessionStorageError {
+  return error instanceof SessionStorageError
+    ? error
+    : new SessionStorageError(operation, sessionKey, error);
 }

@@ -290,19 +290,3 @@ export function withErrorRule<S extends object>(storage: S): S {
   }
   return storage;
 }
-
-/**
- * What the plugin reports for a storage call that failed: a
- * {@linkcode SessionStorageError} the storage raised itself as it is,
- * anything else wrapped in one (a `TypeError` too: the update's read or save
- * failed all the same).
- */
-export function asStorageError(
-  operation: StorageOperation,
-  sessionKey: string,
-  error: unknown,
-): SessionStorageError {
-  return error instanceof SessionStorageError
-    ? error
-    : new SessionStorageError(operation, sessionKey, error);
-}

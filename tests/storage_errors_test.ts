@@ -13,7 +13,8 @@ import { inMemoryStorage, session, SessionDataError, SessionStorageError } from 
 import { type NodeRedisLike, redisStorage } from "../redis.ts";
 import { denoKvStorage } from "../src/storages/denokv/mod.ts";
 import type { KvLike } from "../src/storages/denokv/kv.ts";
-import { asStorageError, storageError, withErrorRule } from "../src/storage.ts";
+import { storageError, withErrorRule } from "../src/storage.ts";
+import { asStorageError } from "../src/session_io.ts";
 import { errorsOf, testBot, updates } from "./support/bot.ts";
 
 const down = new Error("connection refused");
