@@ -8,9 +8,8 @@
 import { namedArrayKeys } from "../clone.ts";
 import {
   errorFields,
-  MANY_KEYS,
   Numbering,
-  Recording,
+  type Recording,
   sameBytes,
   samePrimitive,
   type Tape,

@@ -9,7 +9,6 @@ import { DepthError, MAX_DEPTH, namedArrayKeys } from "../clone.ts";
 import {
   errorFields,
   fewPlainKeys,
-  MANY_KEYS,
   Numbering,
   primitivePrint,
   Recording,
