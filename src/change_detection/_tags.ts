@@ -18,31 +18,31 @@ export class Tag {
  * its own enumerable keys, each followed by its value, then END. Compared by
  * `for...in` (see MANY_KEYS).
  */
-export const RECORD = new Tag("record");
+export const RECORD: Tag = new Tag("record");
 /** Any other record (a null or class prototype too): as RECORD, compared by `Object.keys`. */
-export const KEYED_RECORD = new Tag("keyed record");
+export const KEYED_RECORD: Tag = new Tag("keyed record");
 /** The length, the items (holes read as undefined), named keys with values, then END. */
-export const ARRAY = new Tag("array");
+export const ARRAY: Tag = new Tag("array");
 /** The time. */
-export const DATE = new Tag("Date");
+export const DATE: Tag = new Tag("Date");
 /** The size, then each key and value. */
-export const MAP = new Tag("Map");
+export const MAP: Tag = new Tag("Map");
 /** The size, then each item. */
-export const SET = new Tag("Set");
+export const SET: Tag = new Tag("Set");
 /** The constructor, then a copy of the viewed bytes. */
-export const VIEW = new Tag("view");
+export const VIEW: Tag = new Tag("view");
 /** A copy of the bytes. */
-export const BUFFER = new Tag("ArrayBuffer");
+export const BUFFER: Tag = new Tag("ArrayBuffer");
 /** The source and flags, as text. */
-export const REGEXP = new Tag("RegExp");
+export const REGEXP: Tag = new Tag("RegExp");
 /** The prototype, then the value. */
-export const BOXED = new Tag("boxed");
+export const BOXED: Tag = new Tag("boxed");
 /** The prototype, then what KV keeps of it as record entries (see errorFields), then END. */
-export const ERROR = new Tag("Error");
+export const ERROR: Tag = new Tag("Error");
 /** An object met before in this field: the position it has in the order objects were met. */
-export const REF = new Tag("reference");
+export const REF: Tag = new Tag("reference");
 /** The end of a record's or an array's named keys. */
-export const END = new Tag("end");
+export const END: Tag = new Tag("end");
 
 /**
  * The tag an object is recorded under: RECORD stands for any record with
