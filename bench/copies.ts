@@ -17,7 +17,7 @@ import "./quiet.ts";
 import { Bot, type TelegramUpdate } from "gramio";
 import { session, type Storage } from "../mod.ts";
 import { cloneValue, markReturnsCopies } from "../src/clone.ts";
-import { bigSession } from "./big_session.ts";
+import { sessionOfSize } from "./shapes.ts";
 import { fixed, markdownTable, median } from "./stats.ts";
 import { batch, BOT_INFO } from "./updates.ts";
 
@@ -46,7 +46,7 @@ function bot(map: Map<string, unknown>, marked: boolean, shape: Shape, write: bo
   // initial()'s result is copied by the plugin: one big object serves every user.
   const initial = shape === "small"
     ? smallSession
-    : () => ({ count: 0, ...(big ??= bigSession()) });
+    : () => ({ count: 0, ...(big ??= sessionOfSize(50 * 1024)) });
   return new Bot("1:bench", { info: BOT_INFO })
     .extend(session({ storage: mapStorage(map, marked), initial }))
     .on("message", (ctx) => {
@@ -75,7 +75,9 @@ function copyMicroseconds(value: object, ops: number): number {
 export async function copiesTable(rounds = 7, users = 200): Promise<string> {
   const copyRows: string[][] = [];
   for (const shape of ["small", "50 KB"] as const) {
-    const value = shape === "small" ? smallSession() : { count: 0, ...(big ??= bigSession()) };
+    const value = shape === "small"
+      ? smallSession()
+      : { count: 0, ...(big ??= sessionOfSize(50 * 1024)) };
     const ops = shape === "small" ? 100_000 : 300;
     copyMicroseconds(value, ops);
     const samples: number[] = [];

@@ -58,3 +58,42 @@ export function markdownTable(
     " |";
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
+
+/** A seeded generator, so every run draws the same resamples and orders. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+/** Shuffles in place (Fisher-Yates) and returns `items`. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/**
+ * A 90% bootstrap interval of `estimate` over paired rounds: `samples` are
+ * per-round values of each series (resampled by round, each series on its own
+ * draws), `estimate` turns the resampled series into one number.
+ */
+export function bootstrap(
+  samples: readonly (readonly number[])[],
+  estimate: (series: readonly number[][]) => number,
+  draws = 400,
+): [number, number] {
+  const random = seeded(7);
+  const results: number[] = [];
+  for (let draw = 0; draw < draws; draw++) {
+    const series = samples.map((values) =>
+      Array.from({ length: values.length }, () => values[Math.floor(random() * values.length)])
+    );
+    results.push(estimate(series));
+  }
+  return [quantile(results, 0.05), quantile(results, 0.95)];
+}
