@@ -1,547 +1,733 @@
 /**
- * `deno task bench`: the cost of sessions per update, in one run, on the same
- * synthetic updates (1,000 users, private text messages, no network).
+ * `deno task bench`: every target of issue 16 measured side by side in one
+ * run and printed as PASS/FAIL with its ratio, then the tables behind them.
  *
- * Each variant lives in its own Web Worker (its own V8 heap, so the garbage
- * it makes is collected in its own time, as in a real bot process). The main
- * thread runs them one at a time, in a new shuffled order every round, so
- * that the machine's noise hits all of them alike. Costs are means over all
- * rounds (they include garbage collection, which the median of short rounds
- * would hide); overheads are means of per-round differences against the
- * same framework without sessions. Storage calls are counted in a separate,
- * untimed pass.
+ * - In memory, eager, one small nested field changed per update: session
+ *   overhead over each framework's own floor (GramIO and grammY with no
+ *   session, both through their `handleUpdate`), by session size (100 B to
+ *   200 KB, realistic cart/form/history shapes, see `shapes.ts`) and by the
+ *   number of stored sessions (1k to 1M users).
+ * - On a Deno KV file: total per update, our plugin against grammY's
+ *   `session()` on a Deno KV adapter as grammY users write it
+ *   (`grammy_kv.ts`); changing and read-only.
+ * - Redis: our plugin against GramIO with GET/SET written by hand in a
+ *   middleware, one update at a time and 100 in flight (SKIP when Redis is
+ *   unreachable).
+ * - KV sessions over 64 KiB: serializations per save, 200 KB save time
+ *   (`large_kv.ts`).
+ * - Heap bytes per stored in-memory session (`memory.ts`, a subprocess with
+ *   `--expose-gc`).
+ * - Storage calls per update, counted in an untimed pass.
  *
- * KV rows: our plugin on a Deno KV file, GramIO with `kv.get` + `kv.set`
- * written in the handler (what a bot without the plugin does), and a bare
- * `kv.get` + `kv.set` loop (the physical floor), same key shape and value.
- * Targets are printed as PASS/FAIL lines; "noise" for the lazy target is the
- * p25-p75 spread of the repeated GramIO floor rounds.
+ * Robust on a loaded machine: every variant runs in its own worker (own
+ * heap); a variant and its base (floor, or the other framework) run back to
+ * back in paired rounds (`paired.ts`), verdicts come from medians of
+ * per-round differences or ratios, with a 90% bootstrap interval (a verdict
+ * whose interval crosses the target is marked "not settled"), and process
+ * CPU time is printed next to wall time.
  *
- * In-memory variants run in BENCH_REPLICAS workers each (default 4), and a
- * round's sample is their mean: each worker's JIT and heap settle a little
- * differently and stay so for the whole run, which one worker per variant
- * would mistake for a difference between variants.
- *
- * KV rate with a batch in flight: GramIO's update queue runs every update of
- * a getUpdates batch at once, so the KV variants are also timed on batches of
- * BENCH_KV_BATCH (default 100) concurrent updates of different users, in
- * BENCH_KV_BATCH_ROUNDS (default 40) shuffled rounds.
- *
- * Environment knobs: BENCH_ROUNDS (default 100), BENCH_MEM_UPDATES (updates
- * per in-memory variant per round, default 1000), BENCH_KV_UPDATES (per KV
- * variant per round, default 250), BENCH_REPLICAS, BENCH_KV_BATCH,
- * BENCH_KV_BATCH_ROUNDS, BENCH_HOT_PATH=0 to skip the breakdown, BENCH_USERS
- * (default 1000) and BENCH_WARMUP (warmup passes over every user, default 3).
+ * Environment: BENCH_TINY=1 runs everything at a tiny size (the smoke test).
+ * BENCH_ROUNDS (in-memory paired rounds, default 30), BENCH_IO_ROUNDS (KV
+ * and Redis, default 15), BENCH_MAX_USERS (top of the user curve, default
+ * 1,000,000), BENCH_MEMORY_SESSIONS (default 50,000), REDIS_URL (default
+ * redis://127.0.0.1:6379).
  *
  * @module
  */
 
 import "./quiet.ts";
-import { serialize } from "node:v8";
-import { hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
-import { bigSession } from "./big_session.ts";
+import { heapPerSession } from "./memory.ts";
+import { type LargeKvResult, largeKvSaves } from "./large_kv.ts";
+import { differences, medianOf, type Pair, type PairResult, ratios, runPairs } from "./paired.ts";
+import { sizeLabel } from "./shapes.ts";
+import { bootstrap, fixed, markdownTable, median, seeded } from "./stats.ts";
+import { updatesOf } from "./updates.ts";
 import { type Calls, calls } from "./counting.ts";
-import { hotPathBreakdown } from "./hot_path.ts";
-import { fixed, iqr, markdownTable, median, quantile } from "./stats.ts";
-import { batch, USERS } from "./updates.ts";
-import { createVariant, VARIANT_IDS, type VariantId } from "./variants.ts";
-import type { Reply, Request } from "./worker.ts";
+import { createVariant, type Spec } from "./variants.ts";
 
-const ROUNDS = envInt("BENCH_ROUNDS", 100);
-const MEM_UPDATES = envInt("BENCH_MEM_UPDATES", 1_000);
-const KV_UPDATES = envInt("BENCH_KV_UPDATES", 250);
-const REPLICAS = envInt("BENCH_REPLICAS", 4);
-const KV_BATCH = Math.min(envInt("BENCH_KV_BATCH", 100), USERS);
-const KV_BATCH_ROUNDS = envInt("BENCH_KV_BATCH_ROUNDS", 40);
-const WARMUP_PASSES = envInt("BENCH_WARMUP", 3);
-const KV_IDS = ["kv-eager", "kv-raw-gramio", "kv-raw"] as const;
-const isKv = (id: VariantId) => id.startsWith("kv-");
-const FLOORS: readonly VariantId[] = ["gramio", "gramio-2", "grammy", "telegraf"];
+const TINY = Deno.env.get("BENCH_TINY") === "1";
+const KB = 1024;
 
 function envInt(name: string, fallback: number): number {
   const value = Number(Deno.env.get(name));
   return Number.isInteger(value) && value > 0 ? value : fallback;
 }
 
+/** Sizes and counts of one run; BENCH_TINY=1 shrinks every one. */
+const config = {
+  memoryRounds: TINY ? 2 : envInt("BENCH_ROUNDS", 30),
+  ioRounds: TINY ? 2 : envInt("BENCH_IO_ROUNDS", 15),
+  memoryRoundMs: 25,
+  ioRoundMs: 60,
+  minCount: TINY ? 2 : 20,
+  maxCount: TINY ? 5 : 2_000,
+  warmupUpdates: TINY ? 20 : 3_000,
+  warmupMs: TINY ? 100 : 1_500,
+  sizes: [100, 1 * KB, 10 * KB, 50 * KB, 200 * KB],
+  targetSizes: [1 * KB, 10 * KB, 50 * KB],
+  sizeUsers: TINY ? 20 : 200,
+  userCounts: TINY
+    ? [100, 1_000]
+    : [1_000, 10_000, 100_000, 1_000_000].filter((users) =>
+      users <= envInt("BENCH_MAX_USERS", 1_000_000)
+    ),
+  kvUsers: TINY ? 10 : 100,
+  redisUsers: TINY ? 120 : 1_000,
+  inFlight: TINY ? 10 : 100,
+  largeBytes: 200 * KB,
+  memorySessions: TINY ? 2_000 : envInt("BENCH_MEMORY_SESSIONS", 50_000),
+  countingUsers: TINY ? 10 : 100,
+};
+const REDIS_URL = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+
 const started = performance.now();
-const dir = await Deno.makeTempDir({ prefix: "gramio-session-bench-" });
-const kvPath = `${dir}/bench.kv`;
-
-/** A variant's worker, asked one thing at a time. */
-class Remote {
-  readonly #worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
-  #pending: { resolve: (reply: Reply) => void; reject: (error: Error) => void } | undefined;
-
-  constructor(readonly id: VariantId) {
-    this.#worker.onmessage = (event: MessageEvent<Reply>) => this.#settle(event.data);
-    this.#worker.onerror = (event) => {
-      event.preventDefault();
-      this.#pending?.reject(new Error(`worker ${id}: ${event.message}`));
-      this.#pending = undefined;
-    };
-  }
-
-  ask<T extends Reply["type"]>(request: Request, expect: T): Promise<Extract<Reply, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      this.#pending = {
-        resolve: (reply) => {
-          if (reply.type === expect) resolve(reply as Extract<Reply, { type: T }>);
-          else {reject(
-              new Error(`worker ${this.id}: ${reply.type === "failed" ? reply.error : reply.type}`),
-            );}
-        },
-        reject,
-      };
-      this.#worker.postMessage(request);
-    });
-  }
-
-  #settle(reply: Reply): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.resolve(reply);
-  }
-
-  terminate(): void {
-    this.#worker.terminate();
-  }
-}
-
-interface Timed {
-  /** The variant's workers (replicas). */
-  remotes: Remote[];
-  label: string;
-  /** Updates per round. */
-  size: number;
-  /** µs per update, one entry per round (the mean of the replicas). */
-  samples: number[];
-  /** KV variants: µs per update with a batch in flight, one entry per batch round. */
-  batchSamples: number[];
-}
-
-async function main(): Promise<void> {
-  // ------------------------------------------------- workers and warmup --
-  log(`starting ${VARIANT_IDS.length} workers and warming them up...`);
-  const timed = new Map<VariantId, Timed>();
-  try {
-    for (const id of VARIANT_IDS) {
-      const remotes: Remote[] = [];
-      let label = "";
-      for (let replica = 0; replica < (isKv(id) ? 1 : REPLICAS); replica++) {
-        const remote = new Remote(id);
-        remotes.push(remote);
-        ({ label } = await remote.ask(
-          {
-            type: "init",
-            id,
-            kvPath: isKv(id) ? kvPath : undefined,
-            warmupPasses: isKv(id) ? 1 : WARMUP_PASSES,
-          },
-          "ready",
-        ));
-      }
-      timed.set(id, {
-        remotes,
-        label,
-        size: isKv(id) ? KV_UPDATES : MEM_UPDATES,
-        samples: [],
-        batchSamples: [],
-      });
-    }
-
-    // ------------------------------------------------------ timed rounds --
-    log(
-      `${ROUNDS} rounds: ${MEM_UPDATES} updates per in-memory variant (${REPLICAS} workers each), ` +
-        `${KV_UPDATES} per KV variant...`,
-    );
-    const random = seeded(1);
-    const timedStart = performance.now();
-    const runs = [...timed.values()].flatMap((entry) =>
-      entry.remotes.map((remote) => ({ entry, remote }))
-    );
-    for (let round = 0; round < ROUNDS; round++) {
-      const perUpdate = new Map<Timed, number[]>();
-      for (const { entry, remote } of shuffle(runs, random)) {
-        const start = entry.size >= USERS ? 0 : (round * entry.size) % USERS;
-        const { microseconds } = await remote.ask(
-          { type: "run", start, count: entry.size },
-          "ran",
-        );
-        const values = perUpdate.get(entry) ?? [];
-        values.push(microseconds / entry.size);
-        perUpdate.set(entry, values);
-      }
-      for (const [entry, values] of perUpdate) entry.samples.push(mean(values));
-    }
-    log(
-      `KV with a batch in flight: ${KV_BATCH_ROUNDS} rounds of ${KV_BATCH} concurrent updates...`,
-    );
-    const kvEntries = KV_IDS.map((id) => timed.get(id)!);
-    for (let round = 0; round < KV_BATCH_ROUNDS; round++) {
-      for (const entry of shuffle([...kvEntries], random)) {
-        const { microseconds } = await entry.remotes[0].ask(
-          { type: "run", start: (round * KV_BATCH) % USERS, count: KV_BATCH, concurrent: true },
-          "ran",
-        );
-        entry.batchSamples.push(microseconds / KV_BATCH);
-      }
-    }
-    const timedSeconds = (performance.now() - timedStart) / 1000;
-
-    // ---------------------------------------------------- sanity checks --
-    const problems: string[] = [];
-    for (const [id, entry] of timed) {
-      for (const remote of entry.remotes) {
-        await checkWorker(id, remote, problems);
-      }
-    }
-    for (const entry of timed.values()) for (const remote of entry.remotes) remote.terminate();
-
-    await report(timed, problems, timedSeconds);
-  } finally {
-    for (const entry of timed.values()) for (const remote of entry.remotes) remote.terminate();
-  }
-}
-
-/** Every update handled once, without errors, and every increment stored. */
-async function checkWorker(id: VariantId, remote: Remote, problems: string[]): Promise<void> {
-  const done = await remote.ask({ type: "finish" }, "done");
-  if (done.errors.length) {
-    problems.push(`${id}: ${done.errors.length} errors, first: ${done.errors[0]}`);
-  }
-  if (done.handled !== done.sent) {
-    problems.push(`${id}: handled ${done.handled} of ${done.sent} updates`);
-  }
-  // Every increment reached the store.
-  if (done.storedTotal !== null && done.storedTotal !== done.sent) {
-    problems.push(`${id}: stored counters sum to ${done.storedTotal}, expected ${done.sent}`);
-  }
-}
-
-async function report(
-  timed: Map<VariantId, Timed>,
-  problems: string[],
-  timedSeconds: number,
-): Promise<void> {
-  log("counting storage calls...");
-  const counts = await countingPass();
-  let breakdown = "";
-  if (Deno.env.get("BENCH_HOT_PATH") !== "0") {
-    log("hot path breakdown...");
-    breakdown = await hotPathBreakdown();
-  }
-  log("50 KB session: change detection vs one KV write...");
-  const big = await bigSessionBench();
-
-  const samples = (id: VariantId) => timed.get(id)!.samples;
-  const floorA = samples("gramio");
-  const floorB = samples("gramio-2");
-  const gramioBase = floorA.map((value, i) => (value + floorB[i]) / 2);
-  const floorAll = [...floorA, ...floorB];
-  const noise = iqr(floorAll);
-  const overhead = (id: VariantId, base: readonly number[]) => meanDifference(samples(id), base);
-
-  const ours = overhead("mem-eager", gramioBase);
-  const lazy = overhead("mem-lazy", gramioBase);
-  const readOnly = overhead("mem-read", gramioBase);
-  const grammy = overhead("grammy-session", samples("grammy"));
-  const telegraf = overhead("telegraf-session", samples("telegraf"));
-  const kvRate = mean(samples("kv-raw")) / mean(samples("kv-eager"));
-  const kvRateInGramio = mean(samples("kv-raw-gramio")) / mean(samples("kv-eager"));
-  const kvCeiling = mean(samples("kv-raw")) / mean(samples("kv-raw-gramio"));
-  const batch = (id: VariantId) => timed.get(id)!.batchSamples;
-  const kvBatchRate = mean(batch("kv-raw")) / mean(batch("kv-eager"));
-  const kvBatchRateInGramio = mean(batch("kv-raw-gramio")) / mean(batch("kv-eager"));
-  const kvBatchCeiling = mean(batch("kv-raw")) / mean(batch("kv-raw-gramio"));
-  const repeat = meanDifference(floorB, floorA);
-
-  const overheadText: Record<VariantId, string> = {
-    "gramio": "(floor)",
-    "gramio-2": `(floor, repeat: ${signed(repeat)})`,
-    "mem-eager": signed(ours),
-    "mem-lazy": signed(lazy),
-    "mem-read": signed(readOnly),
-    "grammy": "(floor)",
-    "grammy-session": signed(grammy),
-    "telegraf": "(floor)",
-    "telegraf-session": signed(telegraf),
-    "kv-eager": `${signed(overhead("kv-eager", samples("kv-raw-gramio")), 1)} vs GramIO + get/set`,
-    "kv-raw-gramio": `${signed(overhead("kv-raw-gramio", samples("kv-raw")), 1)} vs raw KV`,
-    "kv-raw": "(KV floor)",
-  };
-  const rows = VARIANT_IDS.map((id) => {
-    const { label } = timed.get(id)!;
-    const seen = counts.get(id);
-    return [
-      label,
-      fixed(mean(samples(id)), 2),
-      `${fixed(quantile(samples(id), 0.25), 1)}–${fixed(quantile(samples(id), 0.75), 1)}`,
-      overheadText[id],
-      seen ? fixed(seen.reads, 2) : "0",
-      seen ? fixed(seen.writes, 2) : "0",
-    ];
-  });
-
-  console.log("");
-  console.log(`## Session benchmark (${await machine()})`);
-  console.log("");
-  console.log(
-    `${ROUNDS} rounds in a new shuffled order each; per round ${MEM_UPDATES} updates per in-memory variant, ` +
-      `${KV_UPDATES} per KV variant (over ${USERS} users), each awaited before the next; every variant in its own ` +
-      "worker (own heap). µs/update: mean over all rounds, garbage collection included. Overhead: mean of " +
-      "per-round differences to the same framework without session (GramIO: the mean of its two floor runs), " +
-      "± 95% confidence.",
-  );
-  console.log("");
-  console.log(markdownTable(
-    [
-      "Variant",
-      "µs/update",
-      "rounds p25–p75",
-      "Session overhead µs",
-      "Reads/update",
-      "Writes/update",
-    ],
-    rows,
-  ));
-  console.log("");
-  console.log(
-    `- Noise: p75 - p25 of the ${floorAll.length} GramIO floor rounds = ${fixed(noise, 2)} µs; ` +
-      `floor vs its repeat: ${signed(repeat)} µs.`,
-  );
-  console.log(
-    `- Our in-memory overhead / grammY's: ${fixed(ours.mean / grammy.mean, 2)}x; ` +
-      `/ Telegraf's: ${fixed(ours.mean / telegraf.mean, 2)}x.`,
-  );
-  const rates = (
-    of: (id: VariantId) => number[],
-    rate: number,
-    inGramio: number,
-    ceiling: number,
-  ) =>
-    `${fixed(1e6 / mean(of("kv-eager")), 0)} updates/s vs raw get+set ${
-      fixed(1e6 / mean(of("kv-raw")), 0)
-    } pairs/s = **${fixed(100 * rate, 1)}%**; ` +
-    `GramIO with the same get+set written in the handler (the ceiling for any GramIO plugin) is at ${
-      fixed(100 * ceiling, 1)
-    }% of raw, and the plugin at ${fixed(100 * inGramio, 1)}% of that.`;
-  console.log(
-    `- KV sessions, one update at a time: ${rates(samples, kvRate, kvRateInGramio, kvCeiling)}`,
-  );
-  console.log(
-    `- KV sessions, ${KV_BATCH} updates in flight (as GramIO runs a getUpdates batch): ${
-      rates(batch, kvBatchRate, kvBatchRateInGramio, kvBatchCeiling)
-    }`,
-  );
-  console.log(
-    `- 50 KB session (${big.v8Bytes} bytes V8-serialized, ${big.historyEntries} history entries): ` +
-      `takeSnapshot ${fixed(big.snapshotUs, 0)} µs + hasChanged ${
-        fixed(big.hasChangedUs, 0)
-      } µs = ` +
-      `${fixed(big.detectUs, 0)} µs; one kv.set of it: ${fixed(big.kvSetUs, 0)} µs (medians).`,
-  );
-  if (breakdown) {
-    console.log("");
-    console.log("### Hot path pieces (bench/hot_path.ts)");
-    console.log("");
-    console.log(breakdown);
-  }
-  console.log("");
-
-  const target = (pass: boolean, text: string) => console.log(`${pass ? "PASS" : "FAIL"}  ${text}`);
-  target(
-    ours.mean <= grammy.mean,
-    `in-memory eager overhead ${fixed(ours.mean, 2)} µs <= grammY session overhead ${
-      fixed(grammy.mean, 2)
-    } µs`,
-  );
-  const lazyCounts = counts.get("mem-lazy")!;
-  const lazyCalls = lazyCounts.reads + lazyCounts.writes + lazyCounts.deletes;
-  target(
-    lazyCalls === 0,
-    `lazy untouched: ${fixed(lazyCalls, 2)} storage calls per update (want 0)`,
-  );
-  target(
-    lazy.mean <= noise,
-    `lazy untouched overhead ${signed(lazy)} µs within noise ${fixed(noise, 2)} µs`,
-  );
-  const readCounts = counts.get("mem-read")!;
-  target(
-    readCounts.reads === 1 && readCounts.writes === 0,
-    `eager read-only: ${fixed(readCounts.reads, 2)} reads, ${
-      fixed(readCounts.writes, 2)
-    } writes per update (want 1, 0)`,
-  );
-  target(
-    kvBatchRate >= 0.9,
-    `KV sessions, ${KV_BATCH} updates in flight: ${
-      fixed(100 * kvBatchRate, 1)
-    }% of the raw KV get+set rate (want >= 90%; GramIO + hand-written get/set: ${
-      fixed(100 * kvBatchCeiling, 1)
-    }%)`,
-  );
-  target(
-    kvRate >= 0.9,
-    `KV sessions, one update at a time: ${
-      fixed(100 * kvRate, 1)
-    }% of the raw KV get+set rate (want >= 90%; GramIO + hand-written get/set: ${
-      fixed(100 * kvCeiling, 1)
-    }%)`,
-  );
-  target(
-    big.detectUs < big.kvSetUs,
-    `50 KB change detection ${fixed(big.detectUs, 0)} µs < one KV write of it ${
-      fixed(big.kvSetUs, 0)
-    } µs`,
-  );
-  if (problems.length) {
-    for (const problem of problems) console.log(`FAIL  sanity: ${problem}`);
-    Deno.exitCode = 1;
-  } else {
-    console.log("PASS  sanity: every update handled once, no errors, every increment stored");
-  }
-  console.log("");
-  console.log(
-    `(timed rounds ${fixed(timedSeconds, 1)} s, whole run ${
-      fixed((performance.now() - started) / 1000, 1)
-    } s)`,
-  );
-}
-
-/** Reads and writes per update of each mode, with counting wrappers, after a warmup pass. */
-async function countingPass(): Promise<Map<VariantId, Calls>> {
-  const kv = await Deno.openKv(`${dir}/counting.kv`);
-  const result = new Map<VariantId, Calls>();
-  try {
-    for (const id of VARIANT_IDS) {
-      if (FLOORS.includes(id)) continue; // no storage at all
-      const seen = calls();
-      const variant = await createVariant(id, kv, seen);
-      const users = isKv(id) ? Math.min(100, USERS) : USERS;
-      const updates = batch(users);
-      for (const update of updates) await variant.handle(update); // creates the sessions
-      Object.assign(seen, calls());
-      for (const update of updates) await variant.handle(update);
-      if (variant.errors.length) throw variant.errors[0];
-      result.set(id, {
-        reads: seen.reads / users,
-        writes: seen.writes / users,
-        deletes: seen.deletes / users,
-      });
-    }
-  } finally {
-    kv.close();
-  }
-  return result;
-}
-
-interface BigSessionResult {
-  v8Bytes: number;
-  historyEntries: number;
-  snapshotUs: number;
-  hasChangedUs: number;
-  detectUs: number;
-  kvSetUs: number;
-}
-
-/** takeSnapshot + hasChanged of an unchanged 50 KB session (the full comparison) against kv.set of it, interleaved. */
-async function bigSessionBench(): Promise<BigSessionResult> {
-  const kv = await Deno.openKv(kvPath);
-  const value = bigSession();
-  const snapshots: number[] = [];
-  const checks: number[] = [];
-  const detects: number[] = [];
-  const sets: number[] = [];
-  try {
-    for (let round = 0; round < 12; round++) {
-      for (let i = 0; i < 10; i++) {
-        const t0 = performance.now();
-        const base = takeSnapshot(value);
-        const t1 = performance.now();
-        if (hasChanged(base, value)) throw new Error("an unchanged session was seen as changed");
-        const t2 = performance.now();
-        if (round > 0) { // round 0 warms the JIT up
-          snapshots.push((t1 - t0) * 1000);
-          checks.push((t2 - t1) * 1000);
-          detects.push((t2 - t0) * 1000);
-        }
-      }
-      for (let i = 0; i < 4; i++) {
-        const t0 = performance.now();
-        await kv.set(["bench-50k", i], value);
-        if (round > 0) sets.push((performance.now() - t0) * 1000);
-      }
-    }
-  } finally {
-    kv.close();
-  }
-  return {
-    v8Bytes: serialize(value).byteLength,
-    historyEntries: (value.history as unknown[]).length,
-    snapshotUs: median(snapshots),
-    hasChangedUs: median(checks),
-    detectUs: median(detects),
-    kvSetUs: median(sets),
-  };
-}
-
-interface Estimate {
-  mean: number;
-  /** Half-width of the 95% confidence interval. */
-  ci: number;
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((sum, value) => sum + value, 0) / values.length;
-}
-
-/** Mean of paired per-round differences, with a 95% confidence half-width. */
-function meanDifference(values: readonly number[], base: readonly number[]): Estimate {
-  const diffs = values.map((value, i) => value - base[i]);
-  const average = mean(diffs);
-  const variance = diffs.reduce((sum, diff) => sum + (diff - average) ** 2, 0) / (diffs.length - 1);
-  return { mean: average, ci: 1.96 * Math.sqrt(variance / diffs.length) };
-}
-
-function signed(estimate: Estimate, digits = 2): string {
-  return `${fixed(estimate.mean, digits)} ± ${fixed(estimate.ci, digits)}`;
-}
-
-/** A seeded generator, so every run uses the same round orders. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1_664_525 + 1_013_904_223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-/** Shuffles in place (Fisher-Yates) and returns `items`. */
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
-
-async function machine(): Promise<string> {
-  let cpu = "unknown CPU";
-  try {
-    const text = await Deno.readTextFile("/proc/cpuinfo");
-    cpu = /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? cpu;
-  } catch {
-    // not Linux
-  }
-  return `${navigator.hardwareConcurrency} cores, ${cpu}, Deno ${Deno.version.deno}, V8 ${Deno.version.v8}`;
-}
+const random = seeded(1);
+const problems: string[] = [];
+const targets: string[] = [];
+const sections: string[] = [];
 
 function log(message: string): void {
   console.error(`[bench ${fixed((performance.now() - started) / 1000, 1)}s] ${message}`);
 }
 
-try {
-  await main();
-} finally {
-  await Deno.remove(dir, { recursive: true });
+/** µs with precision that fits its size. */
+function us(value: number): string {
+  return fixed(value, Math.abs(value) < 10 ? 2 : Math.abs(value) < 100 ? 1 : 0);
 }
+
+function ratioText(value: number): string {
+  return Number.isFinite(value) && value >= 0 ? `${fixed(value, 2)}x` : "n/a";
+}
+
+/**
+ * Adds a target line: PASS when `value` meets `want` (at most, or at least),
+ * "not settled" when the 90% interval crosses the target.
+ */
+function target(
+  name: string,
+  value: number,
+  want: { atMost?: number; atLeast?: number },
+  text: string,
+  interval?: [number, number],
+): void {
+  const meets = (x: number) =>
+    Number.isFinite(x) && x >= 0 &&
+    (want.atMost === undefined || x <= want.atMost) &&
+    (want.atLeast === undefined || x >= want.atLeast);
+  const unsettled = interval !== undefined && meets(interval[0]) !== meets(interval[1]);
+  targets.push(
+    `${meets(value) ? "PASS" : "FAIL"}  ${name}: ${text}${unsettled ? " (not settled)" : ""}`,
+  );
+}
+
+function section(title: string, note: string, table: string): void {
+  sections.push(`### ${title}\n\n${note}\n\n${table}`);
+}
+
+// ------------------------------------------------------------ in memory --
+
+const floor = (framework: "gramio" | "grammy", users: number): Spec => ({
+  framework,
+  store: "none",
+  mode: "change",
+  bytes: 100,
+  users,
+});
+const memorySpec = (
+  framework: "gramio" | "grammy",
+  bytes: number,
+  users: number,
+  mode: Spec["mode"] = "change",
+  seeded = false,
+): Spec => ({ framework, store: "memory", mode, bytes, users, seeded });
+
+/** Ours and grammY's overheads (median of per-round differences) and their ratio. */
+interface Overheads {
+  ours: number;
+  grammy: number;
+  ratio: number;
+  interval: [number, number];
+  oursCpu: number;
+  grammyCpu: number;
+  cpuRatio: number;
+  oursFloor: number;
+  grammyFloor: number;
+}
+
+function overheads(ours: PairResult, grammy: PairResult): Overheads {
+  const ratioOf = (series: readonly number[][]) => median(series[0]) / median(series[1]);
+  const wall = [differences(ours, "wall"), differences(grammy, "wall")];
+  const cpu = [differences(ours, "cpu"), differences(grammy, "cpu")];
+  return {
+    ours: median(wall[0]),
+    grammy: median(wall[1]),
+    ratio: ratioOf(wall),
+    interval: bootstrap(wall, ratioOf),
+    oursCpu: median(cpu[0]),
+    grammyCpu: median(cpu[1]),
+    cpuRatio: ratioOf(cpu),
+    oursFloor: medianOf(ours.base, "wall"),
+    grammyFloor: medianOf(grammy.base, "wall"),
+  };
+}
+
+function overheadRow(first: string, o: Overheads): string[] {
+  return [
+    first,
+    us(o.oursFloor),
+    us(o.ours),
+    us(o.grammyFloor),
+    us(o.grammy),
+    `${ratioText(o.ratio)} (${fixed(o.interval[0], 2)}–${fixed(o.interval[1], 2)})`,
+    us(o.oursCpu),
+    us(o.grammyCpu),
+    ratioText(o.cpuRatio),
+  ];
+}
+
+const OVERHEAD_HEADER = [
+  "GramIO floor µs",
+  "GramIO + session overhead µs",
+  "grammY floor µs",
+  "grammY + session() overhead µs",
+  "ours/grammY (90%)",
+  "CPU overhead ours µs",
+  "CPU overhead grammY µs",
+  "CPU ours/grammY",
+];
+
+const memoryRounds = () => ({
+  rounds: config.memoryRounds,
+  roundMs: config.memoryRoundMs,
+  minCount: config.minCount,
+  maxCount: config.maxCount,
+  warmupUpdates: config.warmupUpdates,
+  warmupMs: config.warmupMs,
+});
+
+async function inMemoryBySize(): Promise<void> {
+  const rows: string[][] = [];
+  const otherRows: string[][] = [];
+  const users = config.sizeUsers;
+  for (const bytes of config.sizes) {
+    log(`in memory, ${sizeLabel(bytes)} sessions...`);
+    const pairs: Pair[] = [
+      { base: floor("gramio", users), variant: memorySpec("gramio", bytes, users) },
+      { base: floor("grammy", users), variant: memorySpec("grammy", bytes, users) },
+    ];
+    const other = bytes === 10 * KB;
+    if (other) {
+      pairs.push(
+        { base: floor("gramio", users), variant: memorySpec("gramio", bytes, users, "read") },
+        { base: floor("grammy", users), variant: memorySpec("grammy", bytes, users, "read") },
+        { base: floor("gramio", users), variant: memorySpec("gramio", bytes, users, "lazy") },
+      );
+    }
+    const results = await runPairs(pairs, memoryRounds(), random, problems, log);
+    const o = overheads(results[0], results[1]);
+    rows.push(overheadRow(sizeLabel(bytes), o));
+    if (config.targetSizes.includes(bytes)) {
+      target(
+        `in memory, eager changing, ${sizeLabel(bytes)}`,
+        o.ratio,
+        { atMost: 1 },
+        `ours/grammY overhead ${ratioText(o.ratio)} (want ≤ 1.00; 90% interval ${
+          fixed(o.interval[0], 2)
+        }–${fixed(o.interval[1], 2)}); CPU ${ratioText(o.cpuRatio)}; ` +
+          `GramIO + session ${us(o.ours)} µs, grammY + session() ${
+            us(o.grammy)
+          } µs over their floors`,
+        o.interval,
+      );
+    }
+    if (other) {
+      const read = overheads(results[2], results[3]);
+      otherRows.push(overheadRow(`${sizeLabel(bytes)}, read-only`, read));
+      const lazy = median(differences(results[4], "wall"));
+      const lazyCpu = median(differences(results[4], "cpu"));
+      otherRows.push([
+        `${sizeLabel(bytes)}, lazy, untouched`,
+        us(medianOf(results[4].base, "wall")),
+        us(lazy),
+        "—",
+        "—",
+        "—",
+        us(lazyCpu),
+        "—",
+        "—",
+      ]);
+    }
+  }
+  section(
+    `In memory: eager, one nested field changed per update, by session size (${users} users)`,
+    "Overhead: median over paired rounds of (framework + session) − (same framework, no session), " +
+      "µs per update, wall time; CPU: the same with process CPU time. Ratio interval: 90% bootstrap.",
+    markdownTable(["session", ...OVERHEAD_HEADER], [...rows, ...otherRows]),
+  );
+}
+
+async function inMemoryByUsers(): Promise<void> {
+  const rows: string[][] = [];
+  const bytes = 100;
+  for (const users of config.userCounts) {
+    log(`in memory, ${users} users...`);
+    const results = await runPairs(
+      [
+        { base: floor("gramio", 200), variant: memorySpec("gramio", bytes, users, "change", true) },
+        { base: floor("grammy", 200), variant: memorySpec("grammy", bytes, users, "change", true) },
+      ],
+      memoryRounds(),
+      random,
+      problems,
+      log,
+    );
+    rows.push(overheadRow(users.toLocaleString("en-US"), overheads(results[0], results[1])));
+  }
+  section(
+    `In memory: eager changing update, by number of stored sessions (${sizeLabel(bytes)} sessions)`,
+    "Every user's session is stored through the storage's own write before the bot runs; " +
+      "consecutive updates are of users far apart. Columns as above.",
+    markdownTable(["users", ...OVERHEAD_HEADER], rows),
+  );
+}
+
+// -------------------------------------------------------------- Deno KV --
+
+let tempDir = "";
+
+const kvSpec = (framework: "gramio" | "grammy", bytes: number, mode: Spec["mode"]): Spec => ({
+  framework,
+  store: "kv",
+  mode,
+  bytes,
+  users: config.kvUsers,
+  kvPath: `${tempDir}/${framework}-${bytes}-${mode}.kv`,
+});
+
+const ioRounds = () => ({
+  rounds: config.ioRounds,
+  roundMs: config.ioRoundMs,
+  minCount: config.minCount,
+  maxCount: config.maxCount,
+  warmupUpdates: TINY ? config.warmupUpdates : 300,
+  warmupMs: config.warmupMs,
+});
+
+/** Median of per-round ratios variant/base, with its interval, wall and CPU. */
+function ratioOfTotals(result: PairResult) {
+  const wall = ratios(result, "wall");
+  return {
+    ratio: median(wall),
+    interval: bootstrap([wall], (series) => median(series[0])),
+    cpuRatio: median(ratios(result, "cpu")),
+    variant: medianOf(result.variant, "wall"),
+    base: medianOf(result.base, "wall"),
+    variantCpu: medianOf(result.variant, "cpu"),
+    baseCpu: medianOf(result.base, "cpu"),
+  };
+}
+
+async function denoKv(): Promise<void> {
+  const rows: string[][] = [];
+  for (const bytes of config.sizes) {
+    log(`Deno KV file, ${sizeLabel(bytes)} sessions...`);
+    if (bytes > 60 * KB) {
+      // grammY's adapter hands KV the value as is: over 64 KiB, KV refuses it.
+      const [result] = await runPairs(
+        [{ base: floor("gramio", config.kvUsers), variant: kvSpec("gramio", bytes, "change") }],
+        ioRounds(),
+        random,
+        problems,
+        log,
+      );
+      rows.push([
+        `${sizeLabel(bytes)}, changing`,
+        us(medianOf(result.variant, "wall")),
+        "cannot store it (KV: value too large)",
+        "—",
+        us(medianOf(result.variant, "cpu")),
+        "—",
+        "—",
+      ]);
+      continue;
+    }
+    const pairs: Pair[] = [{
+      base: kvSpec("grammy", bytes, "change"),
+      variant: kvSpec("gramio", bytes, "change"),
+    }];
+    if (bytes === 10 * KB) {
+      pairs.push({
+        base: kvSpec("grammy", bytes, "read"),
+        variant: kvSpec("gramio", bytes, "read"),
+      });
+    }
+    const results = await runPairs(pairs, ioRounds(), random, problems, log);
+    results.forEach((result, i) => {
+      const mode = i === 0 ? "changing" : "read-only";
+      const r = ratioOfTotals(result);
+      rows.push([
+        `${sizeLabel(bytes)}, ${mode}`,
+        us(r.variant),
+        us(r.base),
+        `${ratioText(r.ratio)} (${fixed(r.interval[0], 2)}–${fixed(r.interval[1], 2)})`,
+        us(r.variantCpu),
+        us(r.baseCpu),
+        ratioText(r.cpuRatio),
+      ]);
+      const want = i === 0 ? 1 : 0.5;
+      if (i === 1 || config.targetSizes.includes(bytes)) {
+        target(
+          `Deno KV file, ${i === 0 ? "eager changing" : "read-only"}, ${sizeLabel(bytes)}`,
+          r.ratio,
+          { atMost: want },
+          `ours/grammY total ${ratioText(r.ratio)} (want ≤ ${fixed(want, 2)}; 90% interval ${
+            fixed(r.interval[0], 2)
+          }–${fixed(r.interval[1], 2)}); CPU ${ratioText(r.cpuRatio)}; ${us(r.variant)} µs vs ${
+            us(r.base)
+          } µs per update`,
+          r.interval,
+        );
+      }
+    });
+  }
+  section(
+    `Deno KV file: total per update, by session size (${config.kvUsers} users)`,
+    "grammY: `session()` on a Deno KV adapter written like @grammyjs/storage-denokv (bench/grammy_kv.ts). " +
+      "Wall and process CPU µs per update, medians of paired rounds; ratio: median of per-round ratios (90%).",
+    markdownTable(
+      [
+        "session, update",
+        "GramIO + session µs",
+        "grammY + session() µs",
+        "ours/grammY (90%)",
+        "CPU ours µs",
+        "CPU grammY µs",
+        "CPU ours/grammY",
+      ],
+      rows,
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- Redis --
+
+async function redisReachable(): Promise<string | undefined> {
+  const url = new URL(REDIS_URL);
+  try {
+    const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port || 6379) });
+    conn.close();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+async function redis(): Promise<boolean> {
+  const unreachable = await redisReachable();
+  const names = ["Redis, one at a time", `Redis, ${config.inFlight} in flight`];
+  if (unreachable) {
+    const message = `!!! Redis unreachable at ${REDIS_URL} (${unreachable}): NOT MEASURED !!!`;
+    console.error(`\n${message}\n`);
+    for (const name of names) targets.push(`SKIP  ${name}: ${message}`);
+    return false;
+  }
+  log("Redis...");
+  const spec = (byHand: boolean): Spec => ({
+    framework: "gramio",
+    store: "redis",
+    byHand,
+    mode: "change",
+    bytes: 1 * KB,
+    users: config.redisUsers,
+    redisUrl: REDIS_URL,
+  });
+  const results = await runPairs(
+    [
+      { base: spec(true), variant: spec(false) },
+      { base: spec(true), variant: spec(false), inFlight: config.inFlight },
+    ],
+    ioRounds(),
+    random,
+    problems,
+    log,
+  );
+  const rows = results.map((result, i) => {
+    // Rate ratio: by hand's time / ours, per round.
+    const rates = ratios(result, "wall").map((ratio) => 1 / ratio);
+    const rate = median(rates);
+    const interval = bootstrap([rates], (series) => median(series[0]));
+    target(
+      names[i],
+      rate,
+      { atLeast: 0.9 },
+      `ours at ${fixed(100 * rate, 1)}% of GramIO with GET/SET by hand (want ≥ 90%; 90% interval ${
+        fixed(100 * interval[0], 1)
+      }–${fixed(100 * interval[1], 1)}%); ${fixed(1e6 / medianOf(result.variant, "wall"), 0)} vs ${
+        fixed(1e6 / medianOf(result.base, "wall"), 0)
+      } updates/s`,
+      interval,
+    );
+    return [
+      i === 0 ? "one at a time" : `${config.inFlight} in flight`,
+      fixed(1e6 / medianOf(result.variant, "wall"), 0),
+      fixed(1e6 / medianOf(result.base, "wall"), 0),
+      `${fixed(100 * rate, 1)}% (${fixed(100 * interval[0], 1)}–${fixed(100 * interval[1], 1)})`,
+      us(medianOf(result.variant, "cpu")),
+      us(medianOf(result.base, "cpu")),
+    ];
+  });
+  section(
+    `Redis: ${sizeLabel(1 * KB)} sessions, eager changing, ioredis, ${config.redisUsers} users`,
+    "By hand: a GramIO middleware that GETs the session, parses it with devalue (Dates, Maps and Sets " +
+      "survive, as with the plugin), runs the handler and SETs it back; no locking, no compare-and-set. " +
+      "Rates from medians of paired rounds; ratio: median of per-round ratios (90%). CPU: this process only.",
+    markdownTable(
+      [
+        "updates",
+        "GramIO + session updates/s",
+        "by hand updates/s",
+        "ours/by hand (90%)",
+        "CPU ours µs/update",
+        "CPU by hand µs/update",
+      ],
+      rows,
+    ),
+  );
+  return true;
+}
+
+// ------------------------------------------------- KV over 64 KiB, heap --
+
+async function largeKv(): Promise<void> {
+  log(`Deno KV, ${sizeLabel(config.largeBytes)} sessions: serializations per save...`);
+  const result: LargeKvResult = await largeKvSaves(
+    tempDir,
+    config.largeBytes,
+    TINY ? 2 : 5,
+    TINY ? 2 : 3,
+    TINY ? 2 : 15,
+  );
+  const perSave = fixed(result.serializationsPerSave, 2);
+  target(
+    `Deno KV, ${sizeLabel(result.bytes)} session`,
+    result.serializationsPerSave === 1 && result.refusedCommits === 0 ? 1 : 0,
+    { atLeast: 1 },
+    `${perSave} serializations per save (want 1.00), ${result.refusedCommits} refused commits ` +
+      `(want 0); save ${fixed(result.saveMs, 1)} ms (one serialize + one commit: ${
+        fixed(result.floorMs, 1)
+      } ms)`,
+  );
+  section(
+    "Deno KV sessions over 64 KiB",
+    "Serializations per save: node:v8 serialize calls plus commits KV refused as too large (KV serialized " +
+      "the whole session for them), counted around a bot's changing updates. Save: median storage.set; " +
+      "floor: one serialize, 64 KiB chunks, one atomic commit.",
+    markdownTable(
+      [
+        "session",
+        "saves",
+        "serializations per save",
+        "commits per save",
+        "refused commits",
+        "save ms",
+        "floor ms",
+      ],
+      [[
+        sizeLabel(result.bytes),
+        String(result.saves),
+        perSave,
+        fixed(result.commitsPerSave, 2),
+        String(result.refusedCommits),
+        fixed(result.saveMs, 2),
+        fixed(result.floorMs, 2),
+      ]],
+    ),
+  );
+}
+
+async function heap(): Promise<void> {
+  const rows: string[][] = [];
+  const sessions = config.memorySessions;
+  log(`heap per session (${sessions} sessions, subprocesses)...`);
+  const floors = {
+    gramio: await heapPerSession(floor("gramio", 0), Math.min(sessions, 20_000)),
+    grammy: await heapPerSession(floor("grammy", 0), Math.min(sessions, 20_000)),
+  };
+  for (const [bytes, count] of [[100, sessions], [1 * KB, Math.round(sessions / 5)]]) {
+    const ours = await heapPerSession(memorySpec("gramio", bytes, 0), count) - floors.gramio;
+    const grammy = await heapPerSession(memorySpec("grammy", bytes, 0), count) - floors.grammy;
+    const ratio = ours / grammy;
+    target(
+      `memory per stored in-memory session, ${sizeLabel(bytes)}`,
+      ratio,
+      { atMost: 1 },
+      `ours ${fixed(ours, 0)} B vs grammY ${fixed(grammy, 0)} B = ${
+        ratioText(ratio)
+      } (want ≤ 1.00)`,
+    );
+    rows.push([
+      sizeLabel(bytes),
+      count.toLocaleString("en-US"),
+      fixed(ours, 0),
+      fixed(grammy, 0),
+      ratioText(ratio),
+    ]);
+  }
+  section(
+    "Heap per stored in-memory session",
+    "Heap in use after a full collection, before and after N users' first (changing) update, per " +
+      "session, minus what the framework alone keeps per update (GramIO " +
+      `${fixed(floors.gramio, 1)} B, grammY ${fixed(floors.grammy, 1)} B).`,
+    markdownTable(
+      ["session", "sessions", "GramIO + session B", "grammY + session() B", "ours/grammY"],
+      rows,
+    ),
+  );
+}
+
+// ------------------------------------------------------ storage calls --
+
+/** Reads, writes and deletes per update on each user's second update (the first creates it). */
+async function countingPass(redisUp: boolean): Promise<void> {
+  log("counting storage calls...");
+  const users = config.countingUsers;
+  const cases: [string, Spec][] = [
+    ["GramIO + session, memory, eager changing", memorySpec("gramio", 100, users)],
+    ["GramIO + session, memory, eager read-only", memorySpec("gramio", 100, users, "read")],
+    ["GramIO + session, memory, lazy untouched", memorySpec("gramio", 100, users, "lazy")],
+    ["GramIO + session, Deno KV, eager changing", { ...kvSpec("gramio", 100, "change"), users }],
+    ["GramIO + session, Deno KV, eager read-only", { ...kvSpec("gramio", 100, "read"), users }],
+    ["grammY + session(), memory, changing", memorySpec("grammy", 100, users)],
+    ["grammY + session(), memory, read-only", memorySpec("grammy", 100, users, "read")],
+    ["grammY + session(), Deno KV, changing", { ...kvSpec("grammy", 100, "change"), users }],
+  ];
+  if (redisUp) {
+    const redisSpec = (byHand: boolean): Spec => ({
+      framework: "gramio",
+      store: "redis",
+      byHand,
+      mode: "change",
+      bytes: 100,
+      users,
+      redisUrl: REDIS_URL,
+    });
+    cases.push(
+      ["GramIO + session, Redis, eager changing", redisSpec(false)],
+      ["GramIO + GET/SET by hand, Redis, changing", redisSpec(true)],
+    );
+  }
+  const rows: string[][] = [];
+  const counted = new Map<string, Calls>();
+  for (const [label, spec] of cases) {
+    const seen = calls();
+    const variant = await createVariant(
+      spec.kvPath ? { ...spec, kvPath: `${tempDir}/counting-${spec.framework}.kv` } : spec,
+      seen,
+    );
+    let perUpdate: Calls;
+    try {
+      for (const update of updatesOf(users, users)) await variant.handle(update);
+      Object.assign(seen, calls());
+      for (const update of updatesOf(users, users, users)) await variant.handle(update);
+      if (variant.errors.length) throw variant.errors[0];
+      perUpdate = {
+        reads: seen.reads / users,
+        writes: seen.writes / users,
+        deletes: seen.deletes / users,
+      };
+    } finally {
+      await variant.close(); // may delete what it stored: not counted
+    }
+    counted.set(label, perUpdate);
+    rows.push([
+      label,
+      fixed(perUpdate.reads, 2),
+      fixed(perUpdate.writes, 2),
+      fixed(perUpdate.deletes, 2),
+    ]);
+  }
+  const pair = (label: string) => {
+    const seen = counted.get(label)!;
+    return `${fixed(seen.reads, 2)}/${fixed(seen.writes, 2)}`;
+  };
+  const want: [string, string, string][] = [
+    ["eager", "GramIO + session, memory, eager changing", "1.00/1.00"],
+    ["read-only", "GramIO + session, memory, eager read-only", "1.00/0.00"],
+    ["lazy untouched", "GramIO + session, memory, lazy untouched", "0.00/0.00"],
+    ["KV", "GramIO + session, Deno KV, eager changing", "1.00/1.00"],
+  ];
+  const exact = want.every(([, label, expected]) => pair(label) === expected);
+  targets.push(
+    `${exact ? "PASS" : "FAIL"}  storage calls per update (reads/writes): ${
+      want.map(([name, label]) => `${name} ${pair(label)}`).join(", ")
+    } (want eager 1/1, read-only 1/0, lazy untouched 0/0, KV 1/1)`,
+  );
+  section(
+    "Storage calls per update",
+    `Counted on each of ${users} users' second update (the first creates the session), untimed.`,
+    markdownTable(["variant", "reads/update", "writes/update", "deletes/update"], rows),
+  );
+}
+
+// ----------------------------------------------------------------- run --
+
+async function machine(): Promise<string> {
+  let cpu = "unknown CPU";
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1]?.trim() ??
+      cpu;
+  } catch {
+    // not Linux
+  }
+  return `${cpu}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, V8 ${Deno.version.v8}`;
+}
+
+function loadAverage(): string {
+  try {
+    return Deno.loadavg().map((value) => fixed(value, 2)).join(" ");
+  } catch {
+    return "n/a";
+  }
+}
+
+async function main(): Promise<void> {
+  const loadBefore = loadAverage();
+  tempDir = await Deno.makeTempDir({ prefix: "gramio-session-bench-" });
+  try {
+    await inMemoryBySize();
+    await inMemoryByUsers();
+    await denoKv();
+    const redisUp = await redis();
+    await largeKv();
+    await heap();
+    await countingPass(redisUp);
+  } finally {
+    await Deno.remove(tempDir, { recursive: true });
+  }
+  if (problems.length) {
+    for (const problem of problems) targets.push(`FAIL  sanity: ${problem}`);
+    Deno.exitCode = 1;
+  } else {
+    targets.push("PASS  sanity: every update handled once, no errors, every change stored");
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `## Session benchmark, ${new Date().toISOString().slice(0, 10)}${TINY ? " (tiny)" : ""}`,
+  );
+  console.log("");
+  console.log(
+    `Machine: ${await machine()}; load average ${loadBefore} at start, ${loadAverage()} at end.`,
+  );
+  console.log(
+    `Whole run ${
+      fixed(seconds, 0)
+    } s; ${config.memoryRounds} paired rounds in memory, ${config.ioRounds} on KV and Redis.`,
+  );
+  console.log("");
+  console.log("### Targets (issue 16)");
+  console.log("");
+  for (const line of targets) console.log(line);
+  for (const text of sections) console.log(`\n${text}`);
+}
+
+await main();

@@ -19,19 +19,6 @@ export function median(values: readonly number[]): number {
   return quantile(values, 0.5);
 }
 
-/** The interquartile range (p75 - p25) of `values`. */
-export function iqr(values: readonly number[]): number {
-  return quantile(values, 0.75) - quantile(values, 0.25);
-}
-
-/** Element-wise `a[i] - b[i]`. */
-export function differences(
-  a: readonly number[],
-  b: readonly number[],
-): number[] {
-  return a.map((value, i) => value - b[i]);
-}
-
 /** A number with `digits` decimals, or "n/a". */
 export function fixed(value: number, digits = 1): string {
   return Number.isFinite(value) ? value.toFixed(digits) : "n/a";

@@ -5,7 +5,7 @@
  * @module
  */
 
-/** Number of distinct users (and so of sessions) in every benchmark: BENCH_USERS, default 1000. */
+/** Number of distinct users of {@linkcode batch} (bench/copies.ts): BENCH_USERS, default 1000. */
 export const USERS: number = (() => {
   const value = Number(Deno.env.get("BENCH_USERS"));
   return Number.isInteger(value) && value > 0 ? value : 1_000;
@@ -70,6 +70,25 @@ export function messageUpdate(userId: number): MessageUpdate {
 /** The user id of the `i`-th benchmark user. */
 export function userId(i: number): number {
   return 1_000_001 + (i % USERS);
+}
+
+/** A prime that shares no factor with any user count made of 2s and 5s (1,000, 200, 1,000,000). */
+const STRIDE = 7_919;
+
+/**
+ * The user of the `i`-th update among `users` users: consecutive updates are
+ * of users far apart in the store (as in a real bot), and `users` updates in
+ * a row reach every user once.
+ */
+export function scatteredUserId(i: number, users: number): number {
+  return 1_000_001 + ((i % users) * STRIDE) % users;
+}
+
+/** `count` updates, the `first`-th on, over `users` users ({@linkcode scatteredUserId}). */
+export function updatesOf(users: number, count: number, first = 0): MessageUpdate[] {
+  const out: MessageUpdate[] = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = messageUpdate(scatteredUserId(first + i, users));
+  return out;
 }
 
 /**

@@ -3,28 +3,46 @@
  * garbage one variant makes is collected (and paid for) in that variant's own
  * rounds, never in another's. `main.ts` runs the workers one at a time.
  *
- * Messages in: `init` (build, warm up), `run` (time a window of updates,
- * one after another or all in flight at once),
- * `finish` (report counts for the sanity checks). Each gets one reply.
+ * Messages in: `init` (build, warm up), `run` (time a window of updates, one
+ * after another or in batches in flight at once), `finish` (report counts for the
+ * sanity checks, release the storage). Each gets one reply.
+ *
+ * Every run reports wall time and the process's CPU time (`process.cpuUsage`,
+ * all threads: the V8 collector's helpers and Deno KV's SQLite thread
+ * included; the other workers are idle while it runs).
  *
  * @module
  */
 
 import "./quiet.ts";
-import { batch, type MessageUpdate, USERS } from "./updates.ts";
-import { createVariant, type Variant, type VariantId } from "./variants.ts";
+import process from "node:process";
+import { type MessageUpdate, updatesOf } from "./updates.ts";
+import { createVariant, type Spec, type Variant } from "./variants.ts";
 
 /** What the main thread asks. */
 export type Request =
-  | { type: "init"; id: VariantId; kvPath?: string; warmupPasses: number }
-  | { type: "run"; start: number; count: number; concurrent?: boolean }
+  | { type: "init"; spec: Spec; warmupUpdates: number; warmupMs: number }
+  | { type: "run"; start: number; count: number; inFlight?: number }
   | { type: "finish" };
+
+/** Wall and CPU time of one run, in µs. */
+export interface Timing {
+  wall: number;
+  cpu: number;
+}
 
 /** What a worker answers. */
 export type Reply =
-  | { type: "ready"; label: string }
-  | { type: "ran"; microseconds: number }
-  | { type: "done"; sent: number; handled: number; errors: string[]; storedTotal: number | null }
+  | { type: "ready"; label: string; wallPerUpdate: number }
+  | ({ type: "ran" } & Timing)
+  | {
+    type: "done";
+    sent: number;
+    handled: number;
+    errors: string[];
+    storedChanges: number;
+    changesSent: number;
+  }
   | { type: "failed"; error: string };
 
 interface WorkerScope {
@@ -33,9 +51,8 @@ interface WorkerScope {
 }
 
 const scope = globalThis as unknown as WorkerScope;
+let spec: Spec | undefined;
 let variant: Variant | undefined;
-let kv: Deno.Kv | undefined;
-let updates: MessageUpdate[] = [];
 let sent = 0;
 
 scope.onmessage = (event) => {
@@ -45,40 +62,62 @@ scope.onmessage = (event) => {
   );
 };
 
+/** Process CPU time (user + system), µs. */
+function cpuNow(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** Handles `updates` one after another, or `inFlight` at once (as GramIO runs a getUpdates batch). */
+async function time(updates: MessageUpdate[], inFlight = 1): Promise<Timing> {
+  const { handle } = variant!;
+  const cpu = cpuNow();
+  const start = performance.now();
+  if (inFlight > 1) {
+    for (let i = 0; i < updates.length; i += inFlight) {
+      await Promise.all(updates.slice(i, i + inFlight).map(handle));
+    }
+  } else for (let i = 0; i < updates.length; i++) await handle(updates[i]);
+  const wall = (performance.now() - start) * 1000;
+  sent += updates.length;
+  return { wall, cpu: cpuNow() - cpu };
+}
+
 async function handle(request: Request): Promise<Reply> {
   switch (request.type) {
     case "init": {
-      if (request.kvPath) kv = await Deno.openKv(request.kvPath);
-      variant = await createVariant(request.id, kv);
-      updates = batch(USERS);
-      // Every user once (creates the sessions), more for the JIT.
-      for (let pass = 0; pass < request.warmupPasses; pass++) {
-        for (const update of updates) await variant.handle(update);
-        sent += updates.length;
+      spec = request.spec;
+      variant = await createVariant(spec);
+      // Every user once unless seeded (creates the sessions), then more for
+      // the JIT: up to `warmupUpdates`, or until `warmupMs` have passed. In
+      // chunks, so that a million users do not make a million update objects at once.
+      const least = spec.seeded ? 0 : spec.users;
+      const chunk = Math.min(spec.users, 1_000);
+      const started = performance.now();
+      let wallPerUpdate = 0;
+      for (let start = 0; start < Math.max(least, request.warmupUpdates); start += chunk) {
+        if (start >= least && performance.now() - started > request.warmupMs) break;
+        const count = Math.min(chunk, Math.max(least, request.warmupUpdates) - start);
+        wallPerUpdate = (await time(updatesOf(spec.users, count, start))).wall / count;
       }
-      return { type: "ready", label: variant.label };
+      return { type: "ready", label: variant.label, wallPerUpdate };
     }
     case "run": {
-      const { handle } = variant!;
       // New update objects each time, as a bot gets from the Bot API (built
       // before the clock starts).
-      const window = batch(request.count, request.start);
-      const start = performance.now();
-      if (request.concurrent) await Promise.all(window.map(handle));
-      else for (let i = 0; i < window.length; i++) await handle(window[i]);
-      const elapsed = performance.now() - start;
-      sent += window.length;
-      return { type: "ran", microseconds: elapsed * 1000 };
+      const updates = updatesOf(spec!.users, request.count, request.start);
+      return { type: "ran", ...await time(updates, request.inFlight) };
     }
     case "finish": {
-      const storedTotal = variant!.storedTotal ? await variant!.storedTotal() : null;
-      kv?.close();
+      const storedChanges = await variant!.storedChanges();
+      await variant!.close();
       return {
         type: "done",
         sent,
         handled: variant!.handled(),
         errors: variant!.errors.map((error) => String(error)),
-        storedTotal,
+        storedChanges,
+        changesSent: spec!.mode === "change" && spec!.store !== "none" ? sent : 0,
       };
     }
   }
