@@ -23,6 +23,12 @@ export interface Pair {
   variant: Spec;
   /** Updates in flight at once (1: one after another). */
   inFlight?: number;
+  /**
+   * A round's value is the median of its updates' own times, not their mean:
+   * for I/O-bound pairs, where a few commits waiting on a disk that other
+   * processes share would otherwise decide a round. One at a time only.
+   */
+  typical?: boolean;
 }
 
 /** How long and how often to run a group of pairs. */
@@ -122,10 +128,11 @@ export async function runPairs(
               start: round * result.count,
               count: result.count,
               inFlight: result.pair.inFlight,
+              typical: result.pair.typical,
             },
             "ran",
           );
-          result[half].push({ wall: wall / result.count, cpu: cpu / result.count });
+          result[half].push({ wall, cpu });
         }
       }
     }

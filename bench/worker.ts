@@ -16,16 +16,17 @@
 
 import "./quiet.ts";
 import process from "node:process";
+import { median } from "./stats.ts";
 import { type MessageUpdate, updatesOf } from "./updates.ts";
 import { createVariant, type Spec, type Variant } from "./variants.ts";
 
 /** What the main thread asks. */
 export type Request =
   | { type: "init"; spec: Spec; warmupUpdates: number; warmupMs: number }
-  | { type: "run"; start: number; count: number; inFlight?: number }
+  | { type: "run"; start: number; count: number; inFlight?: number; typical?: boolean }
   | { type: "finish" };
 
-/** Wall and CPU time of one run, in µs. */
+/** Wall and CPU time of one run, µs per update. */
 export interface Timing {
   wall: number;
   cpu: number;
@@ -68,19 +69,35 @@ function cpuNow(): number {
   return user + system;
 }
 
-/** Handles `updates` one after another, or `inFlight` at once (as GramIO runs a getUpdates batch). */
-async function time(updates: MessageUpdate[], inFlight = 1): Promise<Timing> {
+/**
+ * Handles `updates` one after another, or `inFlight` at once (as GramIO runs a
+ * getUpdates batch). Returns µs per update: the means, or with `typical` (one
+ * at a time only) the medians of each update's own times.
+ */
+async function time(updates: MessageUpdate[], inFlight = 1, typical = false): Promise<Timing> {
   const { handle } = variant!;
+  const count = updates.length;
+  sent += count;
+  if (typical) {
+    const walls = new Float64Array(count);
+    const cpus = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const cpu = cpuNow();
+      const start = performance.now();
+      await handle(updates[i]);
+      walls[i] = (performance.now() - start) * 1000;
+      cpus[i] = cpuNow() - cpu;
+    }
+    return { wall: median([...walls]), cpu: median([...cpus]) };
+  }
   const cpu = cpuNow();
   const start = performance.now();
   if (inFlight > 1) {
-    for (let i = 0; i < updates.length; i += inFlight) {
+    for (let i = 0; i < count; i += inFlight) {
       await Promise.all(updates.slice(i, i + inFlight).map(handle));
     }
-  } else for (let i = 0; i < updates.length; i++) await handle(updates[i]);
-  const wall = (performance.now() - start) * 1000;
-  sent += updates.length;
-  return { wall, cpu: cpuNow() - cpu };
+  } else for (let i = 0; i < count; i++) await handle(updates[i]);
+  return { wall: ((performance.now() - start) * 1000) / count, cpu: (cpuNow() - cpu) / count };
 }
 
 async function handle(request: Request): Promise<Reply> {
@@ -98,7 +115,7 @@ async function handle(request: Request): Promise<Reply> {
       for (let start = 0; start < Math.max(least, request.warmupUpdates); start += chunk) {
         if (start >= least && performance.now() - started > request.warmupMs) break;
         const count = Math.min(chunk, Math.max(least, request.warmupUpdates) - start);
-        wallPerUpdate = (await time(updatesOf(spec.users, count, start))).wall / count;
+        wallPerUpdate = (await time(updatesOf(spec.users, count, start))).wall;
       }
       return { type: "ready", label: variant.label, wallPerUpdate };
     }
@@ -106,7 +123,7 @@ async function handle(request: Request): Promise<Reply> {
       // New update objects each time, as a bot gets from the Bot API (built
       // before the clock starts).
       const updates = updatesOf(spec!.users, request.count, request.start);
-      return { type: "ran", ...await time(updates, request.inFlight) };
+      return { type: "ran", ...await time(updates, request.inFlight, request.typical) };
     }
     case "finish": {
       const storedChanges = await variant!.storedChanges();

@@ -32,14 +32,14 @@ Deno.test("bench: a tiny run prints every target with its ratio, every table, an
     assert.match(
       text,
       new RegExp(
-        `^${verdict}Deno KV file, eager changing, ${size}: ours/grammY total ${ratio} `,
+        `^${verdict}Deno KV file, eager changing, ${size}: ours/grammY per update ${ratio} `,
         "m",
       ),
     );
   }
   assert.match(
     text,
-    new RegExp(`^${verdict}Deno KV file, read-only, 10 KB: ours/grammY total ${ratio} `, "m"),
+    new RegExp(`^${verdict}Deno KV file, read-only, 10 KB: ours/grammY per update ${ratio} `, "m"),
   );
   for (const name of ["one at a time", "10 in flight"]) {
     const line = new RegExp(`^(PASS|FAIL|SKIP) {2}Redis, ${name}: (ours at [\\d.]+%|!!!)`, "m");
