@@ -22,14 +22,22 @@ import { change, sessionOfSize, type Shaped } from "./shapes.ts";
 import { median } from "./stats.ts";
 import { BOT_INFO, updatesOf } from "./updates.ts";
 
-/** What {@linkcode largeKvSaves} measured. */
-export interface LargeKvResult {
-  bytes: number;
+/** Saves of one kind: a new session's first, or later ones. */
+export interface SavePhase {
   saves: number;
   /** `node:v8` serialize calls plus refused commits, per save; NaN when serialize calls cannot be seen. */
   serializationsPerSave: number;
   commitsPerSave: number;
   refusedCommits: number;
+}
+
+/** What {@linkcode largeKvSaves} measured. */
+export interface LargeKvResult {
+  bytes: number;
+  /** Each user's first update (the session is new). */
+  first: SavePhase;
+  /** The updates after it. */
+  later: SavePhase;
   /** Median ms of one `storage.set` of the session. */
   saveMs: number;
   /** Median ms of one serialize + chunks + one commit. */
@@ -39,14 +47,19 @@ export interface LargeKvResult {
 const CHUNK = 65_536;
 let serializeCalls = 0;
 
-/** Counts `node:v8` serialize calls from now on; false when they cannot be seen. */
+let watching = false;
+
+/** Counts `node:v8` serialize calls from now on (patched once); false when they cannot be seen. */
 function watchSerialize(): boolean {
-  const prototype = Serializer.prototype as { writeHeader: (this: unknown) => void };
-  const writeHeader = prototype.writeHeader;
-  prototype.writeHeader = function (this: unknown) {
-    serializeCalls++;
-    return writeHeader.call(this);
-  };
+  if (!watching) {
+    watching = true;
+    const prototype = Serializer.prototype as { writeHeader: (this: unknown) => void };
+    const writeHeader = prototype.writeHeader;
+    prototype.writeHeader = function (this: unknown) {
+      serializeCalls++;
+      return writeHeader.call(this);
+    };
+  }
   const before = serializeCalls;
   serialize({ probe: 1 });
   return serializeCalls === before + 1;
@@ -81,8 +94,8 @@ function countingKv(kv: Deno.Kv, seen: { commits: number; refused: number }): Kv
 }
 
 /**
- * Saves sessions of `bytes` through a bot (`users` users, `passes` changing
- * updates each, the first creating the session) on a KV file in `dir`, then
+ * Saves sessions of `bytes` through a bot (`users` users, `passes` (at least
+ * 2) changing updates each, the first creating the session) on a KV file in `dir`, then
  * times `storage.set` against the floor `rounds` times.
  */
 export async function largeKvSaves(
@@ -103,17 +116,24 @@ export async function largeKvSaves(
       .extend(session({ storage, initial: (): Shaped => structuredClone(template) }))
       .on("message", (ctx) => change(ctx.session))
       .onError(({ error }) => void errors.push(error));
-    const updates = Array.from(
-      { length: passes },
-      (_, pass) => updatesOf(users, users, pass * users),
-    )
-      .flat() as unknown as TelegramUpdate[];
-    const serializedBefore = serializeCalls;
-    for (const update of updates) await bot.updates.handleUpdate(update);
-    if (errors.length) throw errors[0];
-    const saves = updates.length;
-    const serializations = serializeCalls - serializedBefore + seen.refused;
-    const { commits, refused } = seen;
+    const phase = async (pass: number, passes: number): Promise<SavePhase> => {
+      const before = { serialized: serializeCalls, ...seen };
+      const updates = updatesOf(users, users * passes, pass * users);
+      for (const update of updates) {
+        await bot.updates.handleUpdate(update as unknown as TelegramUpdate);
+      }
+      if (errors.length) throw errors[0];
+      const refused = seen.refused - before.refused;
+      const serializations = serializeCalls - before.serialized + refused;
+      return {
+        saves: updates.length,
+        serializationsPerSave: visible ? serializations / updates.length : NaN,
+        commitsPerSave: (seen.commits - before.commits) / updates.length,
+        refusedCommits: refused,
+      };
+    };
+    const first = await phase(0, 1);
+    const later = await phase(1, passes - 1);
 
     const saveTimes: number[] = [];
     const floorTimes: number[] = [];
@@ -127,10 +147,8 @@ export async function largeKvSaves(
     }
     return {
       bytes,
-      saves,
-      serializationsPerSave: visible ? serializations / saves : NaN,
-      commitsPerSave: commits / saves,
-      refusedCommits: refused,
+      first,
+      later,
       saveMs: median(saveTimes),
       floorMs: median(floorTimes),
     };

@@ -37,7 +37,7 @@
 
 import "./quiet.ts";
 import { heapPerSession } from "./memory.ts";
-import { type LargeKvResult, largeKvSaves } from "./large_kv.ts";
+import { type LargeKvResult, largeKvSaves, type SavePhase } from "./large_kv.ts";
 import { differences, medianOf, type Pair, type PairResult, ratios, runPairs } from "./paired.ts";
 import { sizeLabel } from "./shapes.ts";
 import { bootstrap, fixed, markdownTable, median, seeded } from "./stats.ts";
@@ -523,12 +523,17 @@ async function largeKv(): Promise<void> {
     TINY ? 2 : 3,
     TINY ? 2 : 15,
   );
-  const perSave = fixed(result.serializationsPerSave, 2);
+  const { first, later } = result;
+  const once = [first, later].every((phase) =>
+    phase.serializationsPerSave === 1 && phase.refusedCommits === 0
+  );
   target(
     `Deno KV, ${sizeLabel(result.bytes)} session`,
-    result.serializationsPerSave === 1 && result.refusedCommits === 0 ? 1 : 0,
+    once ? 1 : 0,
     { atLeast: 1 },
-    `${perSave} serializations per save (want 1.00), ${result.refusedCommits} refused commits ` +
+    `serializations per save ${fixed(first.serializationsPerSave, 2)} for a new session, ${
+      fixed(later.serializationsPerSave, 2)
+    } later (want 1.00), refused commits ${first.refusedCommits + later.refusedCommits} ` +
       `(want 0); save ${fixed(result.saveMs, 1)} ms (one serialize + one commit: ${
         fixed(result.floorMs, 1)
       } ms)`,
@@ -536,11 +541,12 @@ async function largeKv(): Promise<void> {
   section(
     "Deno KV sessions over 64 KiB",
     "Serializations per save: node:v8 serialize calls plus commits KV refused as too large (KV serialized " +
-      "the whole session for them), counted around a bot's changing updates. Save: median storage.set; " +
-      "floor: one serialize, 64 KiB chunks, one atomic commit.",
+      "the whole session for them), counted around a bot's changing updates: each user's first (a new " +
+      "session) and the later ones. Save: median storage.set of an existing session; floor: one " +
+      "serialize, 64 KiB chunks, one atomic commit.",
     markdownTable(
       [
-        "session",
+        "session, saves",
         "saves",
         "serializations per save",
         "commits per save",
@@ -548,15 +554,20 @@ async function largeKv(): Promise<void> {
         "save ms",
         "floor ms",
       ],
-      [[
-        sizeLabel(result.bytes),
-        String(result.saves),
-        perSave,
-        fixed(result.commitsPerSave, 2),
-        String(result.refusedCommits),
-        fixed(result.saveMs, 2),
-        fixed(result.floorMs, 2),
-      ]],
+      ([["first (new session)", first], ["later", later]] as [string, SavePhase][]).map(
+        ([name, phase]) => {
+          const { saves, serializationsPerSave, commitsPerSave, refusedCommits } = phase;
+          return [
+            `${sizeLabel(result.bytes)}, ${name}`,
+            String(saves),
+            fixed(serializationsPerSave, 2),
+            fixed(commitsPerSave, 2),
+            String(refusedCommits),
+            name === "later" ? fixed(result.saveMs, 2) : "",
+            name === "later" ? fixed(result.floorMs, 2) : "",
+          ];
+        },
+      ),
     ),
   );
 }
