@@ -102,10 +102,12 @@ class Cloner {
     const next = depth + 1;
 
     if (Array.isArray(value)) {
-      const copy: unknown[] = new Array(value.length);
+      // Filled by push, not preallocated: V8 serializes a holey array (and so
+      // Deno KV stores it) in its sparse form, a quarter larger.
+      const copy: unknown[] = [];
       copies.set(value, copy);
       for (let i = 0; i < value.length; i++) {
-        copy[i] = this.clone(value[i], `${path}[${i}]`, next);
+        copy.push(this.clone(value[i], `${path}[${i}]`, next));
       }
       // Named properties on an array (KV keeps them).
       const named = namedArrayKeys(value);

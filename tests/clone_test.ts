@@ -4,6 +4,7 @@
  * and assertStorableDepth at and past MAX_DEPTH.
  */
 import assert from "node:assert/strict";
+import { serialize } from "node:v8";
 import {
   cloneValue,
   DepthError,
@@ -68,6 +69,11 @@ Deno.test("cloneValue: __proto__ stays an own field; named array keys are copied
   assert.equal(Object.getPrototypeOf(copy), Object.prototype);
   const list = Object.assign([1, 2], { label: "x" });
   assert.equal((cloneValue(list) as typeof list).label, "x");
+});
+
+Deno.test("cloneValue: arrays are copied packed, so V8 (Deno KV) writes them as densely as the original", () => {
+  const list = Array.from({ length: 100 }, (_, i) => ({ id: i }));
+  assert.equal(serialize(cloneValue({ list })).byteLength, serialize({ list }).byteLength);
 });
 
 Deno.test("setOwn and namedArrayKeys", () => {
