@@ -58,6 +58,18 @@ export function cloneValue<T>(value: T): T {
   return new Cloner().clone(value, "", 1) as T;
 }
 
+/**
+ * Copies the top-level field `field` of the session object `root` deeply,
+ * like {@linkcode cloneValue}; where `root` itself is met inside it (a
+ * session that contains itself), the copy holds `rootCopy` instead of a
+ * second copy of the session.
+ */
+export function cloneField<T>(value: T, field: string, root: object, rootCopy: object): T {
+  const flat = flatCopy(value);
+  if (flat !== undefined) return flat as T;
+  return new Cloner(root, rootCopy).clone(value, field, 2) as T;
+}
+
 /** The own enumerable keys of an array that are not indices, or `undefined` when none. */
 export function namedArrayKeys(array: readonly unknown[]): string[] | undefined {
   const keys = Object.keys(array);
@@ -84,6 +96,14 @@ export function isBoxed(value: object): boolean {
 
 class Cloner {
   #copies: Map<object, unknown> | undefined;
+  readonly #root: object | undefined;
+  readonly #rootCopy: object | undefined;
+
+  /** `root`: an object that `rootCopy` stands for wherever it is met. */
+  constructor(root?: object, rootCopy?: object) {
+    this.#root = root;
+    this.#rootCopy = rootCopy;
+  }
 
   clone(value: unknown, path: string, depth: number): unknown {
     if (typeof value !== "object" || value === null) {
@@ -95,6 +115,7 @@ class Cloner {
       }
       return value;
     }
+    if (value === this.#root) return this.#rootCopy;
     const copies = this.#copies ??= new Map();
     const known = copies.get(value);
     if (known !== undefined) return known;

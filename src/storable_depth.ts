@@ -15,32 +15,45 @@ import { DepthError, isBoxed, MAX_DEPTH, namedArrayKeys } from "./clone.ts";
  * object once), so the depth it finds is the depth a storage's reader meets;
  * it recurses at most `MAX_DEPTH` levels, and measures a deeper value
  * without recursion for the message.
+ *
+ * `session` is the session object when `data` holds only some of its fields:
+ * met inside them, it is not walked. Returns whether a field reaches
+ * `session` (a session that contains itself).
  */
-export function assertStorableDepth(data: object): void {
+export function assertStorableDepth(data: object, session: object = data): boolean {
   let walk: DepthWalk | undefined;
   const record = data as Record<string, unknown>;
   for (const key in record) {
     if (!Object.hasOwn(record, key)) continue;
     const field = record[key];
     if (typeof field !== "object" || field === null) continue;
-    walk ??= new DepthWalk(data);
+    walk ??= new DepthWalk(data, session);
     if (walk.exceeds(field, 2)) {
-      throw new DepthError(deepestLevel(field, new Set([data])), key);
+      throw new DepthError(deepestLevel(field, new Set([data, session])), key);
     }
   }
+  return walk?.sessionMet ?? false;
 }
 
 class DepthWalk {
   readonly #seen: Set<object>;
+  readonly #session: object;
+  /** Whether the walk reached the session object. */
+  sessionMet = false;
 
-  constructor(root: object) {
+  constructor(root: object, session: object) {
     this.#seen = new Set();
     this.#seen.add(root);
+    this.#seen.add(session);
+    this.#session = session;
   }
 
   /** Whether `value`, at level `depth`, or anything under it not seen yet is deeper than MAX_DEPTH. */
   exceeds(value: object, depth: number): boolean {
-    if (this.#seen.has(value)) return false;
+    if (this.#seen.has(value)) {
+      if (value === this.#session) this.sessionMet = true;
+      return false;
+    }
     if (depth > MAX_DEPTH) return true;
     this.#seen.add(value);
     const next = depth + 1;

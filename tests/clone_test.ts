@@ -112,3 +112,14 @@ Deno.test("assertStorableDepth: MAX_DEPTH levels pass; deeper is a DepthError na
   cyclic.self = cyclic;
   assert.doesNotThrow(() => assertStorableDepth({ cyclic }), "a cycle is not depth");
 });
+
+Deno.test("assertStorableDepth: whether the data reaches the session object; some fields alone", () => {
+  const session: Record<string, unknown> = { n: 1 };
+  assert.equal(assertStorableDepth(session), false);
+  session.list = [{ back: session }];
+  assert.equal(assertStorableDepth(session), true);
+  // Some of its fields only: the session met inside them is not walked.
+  const fields = { list: session.list, deep: nested(10) };
+  assert.equal(assertStorableDepth(fields, session), true);
+  assert.equal(assertStorableDepth({ deep: nested(10) }, session), false);
+});

@@ -1,0 +1,204 @@
+/**
+ * What change detection costs per update, whole-session snapshots
+ * (`takeSnapshot` when handed out, `hasChanged` at the save) against field
+ * tracking (`TrackedFields.track`, `hasChanged`), each with the depth
+ * check before a write when the session changed,, on sessions of 1 to 100 top-level fields (primitives, small
+ * objects, large objects nobody reads) and on 1, 10 and 50 KB sessions of a
+ * small cart, a small form and a long history where one cart field changes.
+ *
+ * Each update starts from the plugin's own copy of the stored session (what
+ * every storage hands out today); that copy is the floor both sides pay and is
+ * subtracted. Paired rounds: each round times the floor and both detectors
+ * back to back in a rotating order, and the table shows the median of the
+ * per-round differences, in process CPU time, with wall time for the tracked
+ * side.
+ *
+ * `deno run -A bench/field_tracking.ts [--rounds N]`
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { serialize } from "node:v8";
+import { parseArgs } from "node:util";
+import { hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
+import { cloneValue } from "../src/clone.ts";
+import { TrackedFields } from "../src/field_tracking.ts";
+import { assertStorableDepth } from "../src/storable_depth.ts";
+import { fixed, markdownTable, median } from "./stats.ts";
+
+type Session = Record<string, unknown>;
+
+/** One scenario: a stored session and what one update does to its copy. */
+interface Scenario {
+  name: string;
+  stored: Session;
+  /** The handler: changes (or only reads) the session. */
+  handle: (session: Session) => void;
+}
+
+/** A session of `{ cart, form, history }`, the history grown until V8 serializes it to `bytes`. */
+export function cartFormHistory(bytes: number): Session {
+  const history: unknown[] = [];
+  const session: Session = {
+    count: 0,
+    cart: { items: [{ sku: "SKU-1", quantity: 1, price: 9.5 }], coupon: null, total: 9.5 },
+    form: { step: 1, answers: { name: "Ada", email: "ada@example.com" } },
+    history,
+  };
+  const start = Date.UTC(2025, 0, 1);
+  for (let i = 0; serialize(session).byteLength < bytes; i++) {
+    history.push({
+      id: i,
+      at: new Date(start + i * 60_000),
+      text: `message number ${i} about an order`,
+      meta: { chatId: 1_000_001, replyTo: i > 0 && i % 3 === 0 ? i - 1 : null },
+    });
+  }
+  return session;
+}
+
+function fields(count: number, value: (i: number) => unknown): Session {
+  const session: Session = {};
+  for (let i = 0; i < count; i++) session[`f${i}`] = value(i);
+  return session;
+}
+
+function scenarios(): Scenario[] {
+  const list: Scenario[] = [];
+  for (const count of [1, 5, 20, 100]) {
+    list.push({
+      name: `${count} number field(s), one incremented`,
+      stored: fields(count, (i) => i),
+      handle: (s) => void (s.f0 = (s.f0 as number) + 1),
+    });
+  }
+  for (const count of [1, 5, 20, 100]) {
+    list.push({
+      name: `${count} small object field(s), one changed`,
+      stored: fields(count, (i) => ({ id: i, name: "field", done: false })),
+      handle: (s) => void ((s.f0 as Session).done = true),
+    });
+  }
+  for (const count of [1, 5, 20]) {
+    list.push({
+      name: `${count} large array field(s) + a number, the number changed`,
+      stored: { ...fields(count, () => Array.from({ length: 200 }, (_, i) => i)), n: 0 },
+      handle: (s) => void (s.n = (s.n as number) + 1),
+    });
+  }
+  for (const kb of [1, 10, 50]) {
+    list.push({
+      name: `cart/form/history ${kb} KB, cart.coupon changed`,
+      stored: cartFormHistory(kb * 1024),
+      handle: (s) => void ((s.cart as Session).coupon = "SPRING"),
+    });
+    list.push({
+      name: `cart/form/history ${kb} KB, cart read only`,
+      stored: cartFormHistory(kb * 1024),
+      handle: (s) => void ((s.cart as Session).total as number),
+    });
+  }
+  return list;
+}
+
+/** One update's change detection and, when changed, the depth check before the write. */
+type Detector = (scenario: Scenario) => unknown;
+
+const floor: Detector = ({ stored }) => cloneValue(stored);
+
+const snapshots: Detector = ({ stored, handle }) => {
+  const session = cloneValue(stored);
+  const base = takeSnapshot(session);
+  handle(session);
+  if (!hasChanged(base, session)) return undefined;
+  assertStorableDepth(session);
+  return session;
+};
+
+const tracked: Detector = ({ stored, handle }) => {
+  const tracking = TrackedFields.track(cloneValue(stored))!;
+  const session = tracking.live;
+  handle(session);
+  if (!tracking.hasChanged(session)) return undefined;
+  tracking.checkDepth(session);
+  return session;
+};
+
+interface Sample {
+  cpu: number;
+  wall: number;
+}
+
+const cpuMicroseconds = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+let sink: unknown;
+
+function time(detector: Detector, scenario: Scenario, ops: number): Sample {
+  const cpu = cpuMicroseconds();
+  const start = performance.now();
+  for (let i = 0; i < ops; i++) sink = detector(scenario);
+  return {
+    cpu: ((cpuMicroseconds() - cpu) * 1e3) / ops,
+    wall: ((performance.now() - start) * 1e6) / ops,
+  };
+}
+
+/** The table, as Markdown: ns per update over the floor, median of paired rounds. */
+export function fieldTrackingTable(rounds = 21): string {
+  const detectors = [floor, snapshots, tracked];
+  const rows: string[][] = [];
+  for (const scenario of scenarios()) {
+    for (let i = 0; i < 3; i++) time(tracked, scenario, 50);
+    // About 3 ms per sample.
+    const ops = Math.max(10, Math.round(3e6 / time(tracked, scenario, 100).wall));
+    const samples = detectors.map(() => [] as Sample[]);
+    for (let round = -2; round < rounds; round++) {
+      for (let k = 0; k < detectors.length; k++) {
+        const index = (k + Math.max(round, 0)) % detectors.length;
+        const sample = time(detectors[index], scenario, ops);
+        if (round >= 0) samples[index].push(sample);
+      }
+    }
+    const over = (index: number, key: keyof Sample) =>
+      median(samples[index].map((sample, round) => sample[key] - samples[0][round][key]));
+    const ratios = samples[2].map((sample, round) =>
+      (sample.cpu - samples[0][round].cpu) / (samples[1][round].cpu - samples[0][round].cpu)
+    );
+    rows.push([
+      scenario.name,
+      fixed(median(samples[0].map((sample) => sample.cpu)), 0),
+      fixed(over(1, "cpu"), 0),
+      fixed(over(2, "cpu"), 0),
+      fixed(over(2, "wall"), 0),
+      fixed(median(ratios), 2),
+    ]);
+  }
+  return markdownTable(
+    [
+      "update",
+      "floor: storage copy ns",
+      "snapshots ns",
+      "field tracking ns",
+      "field tracking ns wall",
+      "tracking / snapshots",
+    ],
+    rows,
+  );
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { rounds: { type: "string", default: "21" } },
+  });
+  console.log(
+    `Change detection per update over the storage's copy (CPU ns, median of paired rounds); ` +
+      `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores\n`,
+  );
+  console.log(fieldTrackingTable(Number(values.rounds)));
+  if (sink === 0) console.log(sink);
+}

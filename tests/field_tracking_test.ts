@@ -1,0 +1,346 @@
+/**
+ * src/field_tracking.ts and src/same_data.ts called directly: what handlers
+ * get (copies, accessors for large fields), what counts as a change, what the
+ * storage is handed, and the sessions left to a snapshot.
+ */
+import assert from "node:assert/strict";
+import { takeSnapshot } from "../src/change_detection/mod.ts";
+import { cloneField, DepthError, MAX_DEPTH } from "../src/clone.ts";
+import { EAGER_SLOTS, fits, TrackedFields } from "../src/field_tracking.ts";
+import { FieldComparer } from "../src/same_data.ts";
+
+type Session = Record<string, unknown>;
+
+/** An array too large to be copied before it is read. */
+const large = (from = 0) => Array.from({ length: EAGER_SLOTS + 1 }, (_, i) => ({ n: from + i }));
+
+function track(read: object, options?: Parameters<typeof TrackedFields.track>[1]) {
+  const tracked = TrackedFields.track(read, options);
+  assert.ok(tracked, "tracked by field");
+  return { tracked, live: tracked.live };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Session)[key]);
+  }
+  return value;
+}
+
+Deno.test("flat session: tracked in place, changed only when a value changes", () => {
+  const read = { count: 1, name: "a", off: null };
+  const { tracked, live } = track(read);
+  assert.equal(live, read, "the plugin's own copy is handed out as it is");
+  assert.equal(tracked.hasChanged(live), false);
+  live.count = 1;
+  assert.equal(tracked.hasChanged(live), false, "the same value again");
+  live.count = 2;
+  assert.equal(tracked.hasChanged(live), true);
+  live.count = 1;
+  live.name = "b";
+  assert.equal(tracked.hasChanged(live), true);
+});
+
+Deno.test("small object fields are copies; the values read are never changed", () => {
+  const cart = { items: [{ sku: "a", n: 1 }], when: new Date(1) };
+  const read = { count: 0, cart };
+  const { tracked, live } = track(read);
+  assert.notEqual(live.cart, cart);
+  assert.deepEqual(live.cart, cart);
+  (live.cart as typeof cart).items[0].n = 2;
+  assert.equal(cart.items[0].n, 1);
+  assert.equal(tracked.hasChanged(live), true);
+  (live.cart as typeof cart).items[0].n = 1;
+  assert.equal(tracked.hasChanged(live), false, "changed back");
+  (live.cart as typeof cart).when.setTime(2);
+  assert.equal(tracked.hasChanged(live), true, "a Date changed in place");
+});
+
+Deno.test("a large field is an accessor until read; never read, it is unchanged without a compare", () => {
+  const history = large();
+  const read = { count: 0, history, tail: "t" };
+  const { tracked, live } = track(read);
+  assert.notEqual(live, read, "accessors go on a new object");
+  const descriptor = Object.getOwnPropertyDescriptor(live, "history")!;
+  assert.equal(typeof descriptor.get, "function");
+  assert.equal(descriptor.enumerable, true);
+  assert.equal(descriptor.configurable, true);
+  assert.deepEqual(Object.keys(live), ["count", "history", "tail"]);
+  live.count = 1;
+  assert.equal(tracked.hasChanged(live), true);
+  live.count = 0;
+  assert.equal(tracked.hasChanged(live), false);
+
+  const first = live.history as typeof history;
+  assert.notEqual(first, history, "a copy");
+  assert.equal(live.history, first, "the same copy on every read");
+  assert.equal(tracked.hasChanged(live), false, "read, not changed");
+  first[3].n = 99;
+  assert.equal(history[3].n, 3, "the value read is untouched");
+  assert.equal(tracked.hasChanged(live), true);
+});
+
+Deno.test("a session with accessors spreads, stringifies and clones like a plain object", () => {
+  const read = { count: 2, history: large(), flags: new Set(["a"]) };
+  const expected = structuredClone(read);
+  for (
+    const view of [
+      (s: Session) => ({ ...s }),
+      (s: Session) => structuredClone(s),
+      (s: Session) => JSON.parse(JSON.stringify(s)),
+      (s: Session) => Object.fromEntries(Object.entries(s)),
+    ]
+  ) {
+    const { live } = track(structuredClone(read));
+    const seen = view(live) as Session;
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(seen)),
+      JSON.parse(JSON.stringify(expected)),
+    );
+  }
+  const { live } = track(structuredClone(read));
+  assert.deepEqual(structuredClone(live), expected);
+  assert.deepEqual(Object.create(live).history, expected.history, "read through an heir");
+});
+
+Deno.test("accessor fields: assigned, assigned an equal copy, deleted, replaced in place", () => {
+  const read = () => ({ a: 1, history: large(), z: 2 });
+  let { tracked, live } = track(read());
+  live.history = [];
+  assert.equal(tracked.hasChanged(live), true, "assigned");
+
+  ({ tracked, live } = track(read()));
+  live.history = large();
+  assert.equal(tracked.hasChanged(live), false, "an equal value assigned");
+
+  ({ tracked, live } = track(read()));
+  delete live.history;
+  assert.equal(tracked.hasChanged(live), true, "deleted");
+
+  // Deleted and set again at the same place (the last key): a plain data
+  // property now, which the save must read instead of trusting the accessor.
+  const last = { a: 1, history: large() };
+  ({ tracked, live } = track(last));
+  delete live.history;
+  live.history = large(1);
+  assert.equal(tracked.hasChanged(live), true, "replaced by a different value");
+  ({ tracked, live } = track({ a: 1, history: large() }));
+  delete live.history;
+  live.history = large();
+  assert.equal(tracked.hasChanged(live), false, "replaced by an equal value");
+});
+
+Deno.test("keys added, removed or moved are changes", () => {
+  for (
+    const change of [
+      (s: Session) => void (s.extra = 1),
+      (s: Session) => void delete s.a,
+      (s: Session) => {
+        const a = s.a;
+        delete s.a;
+        s.a = a;
+      },
+    ]
+  ) {
+    const { tracked, live } = track({ a: 1, history: large(), z: 2 });
+    change(live);
+    assert.equal(tracked.hasChanged(live), true, String(change));
+  }
+});
+
+Deno.test("changes inside Map, Set, Date and typed arrays of large fields are seen", () => {
+  const read = () => ({
+    big: {
+      list: large(),
+      map: new Map([["k", 1]]),
+      set: new Set([1]),
+      when: new Date(5),
+      bytes: new Uint8Array([1, 2, 3]),
+    },
+  });
+  type Big = ReturnType<typeof read>["big"];
+  for (
+    const change of [
+      (b: Big) => void b.map.set("k", 2),
+      (b: Big) => void b.set.add(2),
+      (b: Big) => void b.when.setTime(6),
+      (b: Big) => void (b.bytes[1] = 9),
+    ]
+  ) {
+    const { tracked, live } = track(read());
+    assert.equal(tracked.hasChanged(live), false);
+    change(live.big as Big);
+    assert.equal(tracked.hasChanged(live), true, String(change));
+  }
+});
+
+Deno.test("a frozen session keeps its accessors readable and refuses assignments", () => {
+  const { tracked, live } = track({ history: large() });
+  Object.freeze(live);
+  assert.equal((live.history as unknown[]).length, EAGER_SLOTS + 1);
+  assert.throws(() => (live.history = []), TypeError);
+  assert.equal(tracked.hasChanged(live), false);
+});
+
+Deno.test("whileStoring: fields not read are handed over as read, without copies", () => {
+  const history = large();
+  const log = large(100);
+  const read = { count: 0, history, log };
+  const { tracked, live } = track(read);
+  (live.log as typeof log)[0].n = -1;
+  live.count = 1;
+  const written = tracked.whileStoring(live, () => ({ ...live }));
+  assert.equal(written.history, history, "not read: the value read itself");
+  assert.equal(written.log, live.log, "read: the handler's copy");
+  assert.notEqual(live.history, history, "after the storage call, reads get copies again");
+});
+
+Deno.test("checkDepth: fields handed out are checked; too deep throws DepthError naming the field", () => {
+  const { tracked, live } = track({ count: 0, history: large() });
+  let deep: Session = {};
+  for (let i = 0; i < MAX_DEPTH + 5; i++) deep = { next: deep };
+  live.chain = deep;
+  assert.throws(() => tracked.checkDepth(live), (error) => {
+    assert.ok(error instanceof DepthError);
+    assert.equal(error.field, "chain");
+    return true;
+  });
+  delete live.chain;
+  tracked.checkDepth(live);
+});
+
+Deno.test("track: stored data nested too deep in a large field is a DepthError, unless its depth is known", () => {
+  let deep: Session = {};
+  for (let i = 0; i < MAX_DEPTH + 5; i++) deep = { next: deep };
+  const read = { history: [...large(), deep] };
+  assert.throws(() => TrackedFields.track(read), DepthError);
+  assert.ok(TrackedFields.track(read, { depthKnown: true }));
+});
+
+Deno.test("track: arrays and sessions that contain themselves are left to a snapshot", () => {
+  assert.equal(TrackedFields.track([1, 2]), undefined);
+  const looped: Session = { history: large() };
+  (looped.history as unknown[]).push({ back: looped });
+  assert.equal(TrackedFields.track(looped), undefined);
+  // A field that reaches the session is a cycle: never small.
+  const small: Session = { n: 1 };
+  small.self = { root: small };
+  assert.equal(TrackedFields.track(small), undefined);
+});
+
+Deno.test("depth known: a field that reaches the session holds the live session once read", () => {
+  const read: Session = { n: 1 };
+  read.self = { root: read, list: large() };
+  const { tracked, live } = track(read, { depthKnown: true });
+  assert.equal((live.self as Session).root, live);
+  assert.equal(tracked.hasChanged(live), false);
+  (live.self as Session).root = { ...live };
+  assert.equal(tracked.hasChanged(live), true);
+});
+
+Deno.test("shared: the stored session is never changed, whatever handlers do", () => {
+  const read = deepFreeze({ count: 0, cart: { items: [1] }, history: large() });
+  const { tracked, live } = track(read, { shared: true });
+  assert.notEqual(live, read);
+  live.count = 5;
+  (live.cart as { items: number[] }).items.push(2);
+  (live.history as Array<{ n: number }>)[0].n = 7;
+  delete live.cart;
+  assert.equal(tracked.hasChanged(live), true);
+});
+
+Deno.test("live: a $clear() fills the session object handlers hold", () => {
+  const live: Session = {};
+  const marker = () => {};
+  Object.defineProperty(live, "$clear", { value: marker, enumerable: false });
+  const initial = { count: 0, history: large() };
+  const tracked = TrackedFields.track(initial, { live })!;
+  assert.equal(tracked.live, live);
+  assert.deepEqual(Object.keys(live), ["count", "history"]);
+  assert.equal(tracked.hasChanged(live), false);
+});
+
+Deno.test("an object two top-level fields shared is two copies once read", () => {
+  const shared = { n: 1 };
+  const { tracked, live } = track({ a: shared, b: shared });
+  assert.notEqual(live.a, live.b);
+  (live.a as typeof shared).n = 2;
+  assert.equal((live.b as typeof shared).n, 1);
+  assert.equal(tracked.hasChanged(live), true);
+});
+
+Deno.test("an assigned session object is compared field by field with the one read", () => {
+  const { tracked } = track({ count: 1, history: large() });
+  assert.equal(tracked.hasChanged({ count: 1, history: large() }), false);
+  assert.equal(tracked.hasChanged({ count: 1, history: large(1) }), true);
+  assert.equal(tracked.hasChanged({ history: large(), count: 1 }), true, "order");
+});
+
+Deno.test("snapshot: the session as read, whatever the handlers changed", () => {
+  const read = { count: 1, cart: { n: 1 }, history: large() };
+  const expected = takeSnapshot(structuredClone(read));
+  const { tracked, live } = track(read);
+  live.count = 2;
+  (live.cart as { n: number }).n = 2;
+  (live.history as unknown[]).pop();
+  assert.deepEqual(tracked.snapshot(), expected);
+});
+
+Deno.test("fits: counts keys, items and entries, stops at the budget, survives cycles", () => {
+  assert.equal(fits({ a: 1, b: [1, 2] }, 4), true);
+  assert.equal(fits({ a: 1, b: [1, 2] }, 3), false);
+  assert.equal(fits(new Map([[1, { a: 1 }]]), 2), true);
+  assert.equal(fits(new Set([1, 2, 3]), 2), false);
+  const cycle: Session = {};
+  cycle.self = cycle;
+  assert.equal(fits(cycle, 1000), false);
+  assert.equal(fits(new Uint8Array(10), 2), true);
+  assert.equal(fits(new Uint8Array(1 << 12), 2), false);
+});
+
+Deno.test("FieldComparer: structured-clone equality with the shape of shared references", () => {
+  const eq = (a: unknown, b: unknown) => new FieldComparer().equal(a, b);
+  assert.equal(eq({ a: [1, -0] }, { a: [1, -0] }), true);
+  assert.equal(eq({ a: [1, -0] }, { a: [1, 0] }), false);
+  assert.equal(eq({ a: 1, b: 2 }, { b: 2, a: 1 }), false, "key order");
+  assert.equal(eq(new Map([[1, 2]]), new Map([[1, 3]])), false);
+  assert.equal(eq(new Set([1, 2]), new Set([2, 1])), false, "Set order");
+  assert.equal(eq(new Date(1), new Date(1)), true);
+  assert.equal(eq(new Uint8Array([1]), new Int8Array([1])), false);
+  assert.equal(eq(/a/g, /a/g), true);
+  assert.equal(eq(new Number(1), new Number(1)), true);
+  assert.equal(eq(new Number(1), new Number(2)), false);
+  assert.equal(eq(Object(1n), 1n), false);
+  const error = new Error("x");
+  assert.equal(eq(error, structuredClone(error)), true);
+  const edited = structuredClone(error);
+  edited.message = "y";
+  assert.equal(eq(error, edited), false);
+  const named = Object.assign([1], { note: 1 });
+  assert.equal(eq(named, Object.assign([1], { note: 1 })), true);
+  assert.equal(eq(named, [1]), false);
+  class Point {
+    constructor(public x: number) {}
+  }
+  assert.equal(eq(new Point(1), { x: 1 }), true, "a class instance counts as its fields");
+  const o = { n: 1 };
+  assert.equal(eq([o, o], [{ n: 1 }, { n: 1 }]), false, "sharing made");
+  const p = { n: 1 };
+  assert.equal(eq([{ n: 1 }, { n: 1 }], [p, p]), false, "sharing undone");
+  const cycle: Session = {};
+  cycle.self = cycle;
+  const other: Session = {};
+  other.self = other;
+  assert.equal(eq(cycle, other), true);
+});
+
+Deno.test("cloneField: the session object inside a field becomes the one given", () => {
+  const session: Session = { n: 1 };
+  const field = { back: session, list: [session] };
+  const live = {};
+  const copy = cloneField(field, "f", session, live);
+  assert.equal(copy.back, live);
+  assert.equal(copy.list[0], live);
+  assert.throws(() => cloneField({ f: () => 1 }, "cart", session, live), /"cart\.f"/);
+});
