@@ -59,6 +59,25 @@ export function cloneValue<T>(value: T): T {
 }
 
 /**
+ * Copies fields of the session object `root` deeply, like
+ * {@linkcode cloneValue}, one at a time: an object that several of them
+ * share is shared by their copies too, and where `root` itself is met, the
+ * copies hold `rootCopy`.
+ */
+export class FieldCopier {
+  readonly #cloner: Cloner;
+
+  constructor(root: object, rootCopy: object) {
+    this.#cloner = new Cloner(root, rootCopy);
+  }
+
+  /** A copy of `value`, the field named `field`. */
+  copy<T>(value: T, field: string): T {
+    return this.#cloner.clone(value, field, 2) as T;
+  }
+}
+
+/**
  * Copies the top-level field `field` of the session object `root` deeply,
  * like {@linkcode cloneValue}; where `root` itself is met inside it (a
  * session that contains itself), the copy holds `rootCopy` instead of a

@@ -18,18 +18,18 @@
  * session object its own hidden class, and V8 would turn them into slow
  * dictionaries (and `for...in` loops over them with them).
  *
- * Each field is copied on its own, so an object that two top-level fields
- * shared is two objects once read (changes are measured field by field
- * anyway); where a field holds the session object itself, its copy holds the
- * object handlers have.
+ * Objects that several fields share stay shared in the copies, and where a
+ * field holds the session itself, its copy holds the object handlers have;
+ * copying large fields one at a time would lose both, so a session with large
+ * fields and either is compared as a whole instead (a snapshot, as before).
  *
  * @module
  */
 
 import { type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
-import { cloneField, setOwn } from "./clone.ts";
+import { cloneField, FieldCopier, setOwn } from "./clone.ts";
 import { FieldComparer } from "./same_data.ts";
-import { assertStorableDepth } from "./storable_depth.ts";
+import { assertStorableDepth, storableShape } from "./storable_depth.ts";
 
 /** Object fields with at most this many slots (keys, items, entries) are copied when handed out. */
 export const EAGER_SLOTS = 48;
@@ -76,8 +76,8 @@ export class TrackedFields {
    * the plugin's own copy (not `shared` with the storage) and holds no large
    * field. Only values handed out are changed, never the values read.
    * `undefined` when it cannot be tracked by field: an array, or a session
-   * that contains itself and has large fields (a snapshot of the whole does
-   * then). Throws a `DepthError` for data nested deeper than a storage reads
+   * with large fields that contains itself or shares objects between fields
+   * (a snapshot of the whole does then). Throws a `DepthError` for data nested deeper than a storage reads
    * back; the depth of large fields is checked here unless `depthKnown` (the
    * storage holds no deeper data).
    */
@@ -96,19 +96,24 @@ export class TrackedFields {
         (large ??= [])[i] = true;
       }
     }
-    // Large fields are not walked now: their depth is checked once here, and
-    // a session that contains itself is left to a snapshot.
-    if (large && !options.depthKnown && assertStorableDepth(read)) return undefined;
+    if (large && !options.depthKnown) {
+      // Large fields are not walked now: their depth is checked once here.
+      // Copied one by one, they would no longer share objects with other
+      // fields or hold the session: such sessions are left to a snapshot.
+      const shape = storableShape(read);
+      if (shape.containsItself || shape.fieldsShare) return undefined;
+    }
     // Accessors are added to a new object: redefining a data property as one
     // would turn the object into a dictionary.
     const live = options.live ?? (large || options.shared ? {} : read);
     const tracked = new TrackedFields(live as Record<string, unknown>, read, keys, values);
+    let copier: FieldCopier | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       const value = values[i];
       if (large?.[i]) tracked.#defineAccessor(i);
       else if (typeof value === "object" && value !== null) {
-        setOwn(tracked.live, key, cloneField(value, key, read, live));
+        setOwn(tracked.live, key, (copier ??= new FieldCopier(read, live)).copy(value, key));
       } else if (live !== read) setOwn(tracked.live, key, value);
     }
     return tracked;

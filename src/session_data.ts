@@ -81,13 +81,18 @@ export function attachClear(data: object, clear: () => Promise<void>): void {
   });
 }
 
-/** `$clear()` in place: `data`'s own fields become those of `initial`. */
-export function resetInPlace(data: object, initial: object): void {
+/** `$clear()` in place, first step: `data` loses its own fields. */
+export function emptyInPlace(data: object): void {
   for (const key of Object.keys(data)) {
     delete (data as Record<string, unknown>)[key];
   }
   // A session that is itself an array: no holes where its items were.
   if (Array.isArray(data)) data.length = 0;
+}
+
+/** `$clear()` in place: `data`'s own fields become those of `initial`. */
+export function resetInPlace(data: object, initial: object): void {
+  emptyInPlace(data);
   for (const [key, value] of Object.entries(initial)) {
     setOwn(data as Record<string, unknown>, key, value);
   }

@@ -102,17 +102,18 @@ export class SessionLoad {
     }
     const { data } = decoded;
     if (data === undefined) return this.#fresh();
+    let session: object;
     try {
-      this.#adopt(data);
+      session = this.#adopt(data);
     } catch (error) {
-      // Nested too deep to compare (written by something else): unusable data.
+      // Nested too deep to read back (written by something else): unusable data.
       if (!(error instanceof DepthError)) throw error;
       if (!this.#runtime.resetInvalid) throw tooDeep(this.#key);
       this.#save.discarded();
       return this.#fresh();
     }
     this.#save.existed = true;
-    return data;
+    return session;
   }
 
   #loaded(data: object, start: number): object {
@@ -136,12 +137,12 @@ export class SessionLoad {
     return this.#adopt(await initialSession(this.#runtime, this.#target.context));
   }
 
-  /** Hands `data` out: changes are measured from here. */
+  /** The session object handed out for `data`: changes are measured from here. */
   #adopt(data: object): object {
     const target = this.#target;
-    attachClear(data, () => target.clear());
-    this.#save.adopted(data);
-    return data;
+    const session = this.#save.adopted(data);
+    attachClear(session, () => target.clear());
+    return session;
   }
 
   /**
@@ -150,13 +151,12 @@ export class SessionLoad {
    * compare with; `$clear()` after it deletes whatever is stored.
    */
   #adoptAssigned(): object {
-    const data = this.#assigned!;
+    const session = this.#save.assignedBlind(this.#assigned!);
     this.#assigned = undefined;
-    attachClear(data, () => this.#target.clear());
-    this.#save.assignedBlind(data);
-    this.#target.data = data;
+    attachClear(session, () => this.#target.clear());
+    this.#target.data = session;
     if (log.enabled) this.#log("assigned without reading");
-    return data;
+    return session;
   }
 
   #log(format: string, ...args: unknown[]): void {

@@ -12,11 +12,13 @@
 import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
 import { MAX_SAVE_ATTEMPTS, resolveConflict, retryWithBackoff } from "./conflict.ts";
 import { SessionError, SessionStorageError } from "./errors.ts";
+import { TrackedFields } from "./field_tracking.ts";
 import { byteSize, log, logSession, since } from "./log.ts";
 import type { SessionRuntime } from "./options.ts";
-import { initialSession } from "./session_data.ts";
+import { emptyInPlace, initialSession, resetInPlace } from "./session_data.ts";
 import { deleteStored, rereadStored, writeStored } from "./session_io.ts";
 import { isVersionedStorage, type VersionedStorage } from "./storage.ts";
+import { assertStorableDepth } from "./storable_depth.ts";
 import { bounded } from "./storage_timeout.ts";
 import { type DecodedSession, decodeSession, encodeSession } from "./stored_value.ts";
 
@@ -30,8 +32,11 @@ export interface SavedSession {
 export class SessionSave {
   /** Whether the session handed out came from storage (not `initial()`). */
   existed = false;
-  /** The snapshot changes are measured against: the session as read, or as last saved. */
-  #base: Snapshot | undefined;
+  /**
+   * What changes are measured against: the session as read (by field, or a
+   * snapshot of the whole), or as last saved.
+   */
+  #base: TrackedFields | Snapshot | undefined;
   /** Storage version the data was read at: `undefined` without compare-and-set, `null` when absent. */
   #version: string | null | undefined;
   /** The `migrations` version the stored data was at, kept when this plugin has none. */
@@ -44,7 +49,7 @@ export class SessionSave {
    * The session as read, kept by the first `$clear()`: another process's save
    * is judged against it, so a clear never erases that save nor merges it back.
    */
-  #clearedBase: Snapshot | undefined;
+  #clearedBase: TrackedFields | Snapshot | undefined;
   /**
    * The lock was given up before the save (taken away after `lockTimeout`,
    * or let go while the handler waited for a later update): others may have
@@ -70,9 +75,23 @@ export class SessionSave {
     this.#mustSave = decoded.migrated;
   }
 
-  /** Handed out as `data`: changes are measured from here. */
-  adopted(data: object): void {
-    this.#base = takeSnapshot(data);
+  /**
+   * The plugin's own copy of a session, to be handed out: returns the object
+   * handlers get (changes are measured from here). `live`: the session object
+   * to fill instead (emptied first), for a `$clear()`.
+   */
+  adopted(data: object, live?: object): object {
+    if (live) emptyInPlace(live);
+    const tracked = TrackedFields.track(data, { live });
+    if (tracked) {
+      this.#base = tracked;
+      return tracked.live;
+    }
+    // An array, or a session that contains itself: a snapshot of the whole.
+    if (live) resetInPlace(live, data);
+    const session = live ?? data;
+    this.#base = takeSnapshot(session);
+    return session;
   }
 
   /** Stored data could not be used (`onInvalidData: "reset"`): migrated or not, nothing to save yet. */
@@ -80,22 +99,22 @@ export class SessionSave {
     this.#mustSave = false;
   }
 
-  /** Assigned without reading: saved with a plain write, changed or not. */
-  assignedBlind(data: object): void {
+  /** Assigned without reading: saved with a plain write, changed or not. Returns the session object. */
+  assignedBlind(data: object): object {
     this.existed = true;
     this.#version = undefined;
     this.#mustSave = true;
     this.#blind = true;
-    this.adopted(data);
+    return this.adopted(data);
   }
 
-  /** `$clear()` reset `data` to `initial()`: a stored record is to be deleted. */
-  cleared(data: object): void {
+  /** `$clear()`: the session object `data` becomes `initial`; a stored record is to be deleted. */
+  cleared(data: object, initial: object): void {
     if (this.existed) this.#cleared = true;
     this.existed = false;
     this.#clearedBase ??= this.#base;
     this.#mustSave = false;
-    this.adopted(data);
+    this.adopted(initial, data);
   }
 
   /** Others may save before this one does: it checks for that first. */
@@ -115,8 +134,10 @@ export class SessionSave {
   /** Saves the session if it changed; without a promise when the storage answers synchronously. */
   saveIfChanged(): void | Promise<void> {
     const data = this.#session.data;
-    if (!data || !this.#base) return;
-    if (this.#mustSave || hasChanged(this.#base, data)) return this.#save(data);
+    const base = this.#base;
+    if (!data || !base) return;
+    const changed = base instanceof TrackedFields ? base.hasChanged(data) : hasChanged(base, data);
+    if (this.#mustSave || changed) return this.#save(data);
     if (this.#cleared) return this.#delete();
     if (log.enabled) this.#log("skip save (unchanged)");
   }
@@ -128,7 +149,7 @@ export class SessionSave {
     }
     let written: boolean | Promise<boolean>;
     try {
-      written = writeStored(this.#runtime, this.#key, this.#encode(data), this.#version);
+      written = this.#write(data, this.#version);
     } catch (cause) {
       return this.#writeFailed(cause);
     }
@@ -193,7 +214,7 @@ export class SessionSave {
       data = await this.#resolve(data, () => this.#theirs(fresh.value));
       const done = deleting
         ? await bounded(storage.deleteIfVersion!(this.#key, fresh.version), storageTimeout)
-        : await writeStored(this.#runtime, this.#key, this.#encode(data), fresh.version);
+        : await this.#write(data, fresh.version);
       if (!done) return false;
       if (deleting) this.#deleted(start, conflicts);
       else this.#saved(data, start, conflicts);
@@ -217,13 +238,12 @@ export class SessionSave {
       const stored = this.#theirs(fresh.value);
       const theirs = stored ?? await this.#initial();
       let toWrite = data;
-      if (changedFields(this.#base!, takeSnapshot(theirs)).size > 0) {
+      if (changedFields(snapshotOf(this.#base!), takeSnapshot(theirs)).size > 0) {
         conflicts++;
         if (log.enabled) this.#log("saved by another update meanwhile; %s", onConflict);
         toWrite = await this.#resolve(data, () => stored);
       }
-      const encoded = this.#encode(toWrite);
-      if (!await writeStored(this.#runtime, this.#key, encoded, fresh.version)) return false;
+      if (!await this.#write(toWrite, fresh.version)) return false;
       this.#saved(toWrite, start, conflicts);
       return true;
     });
@@ -231,7 +251,12 @@ export class SessionSave {
 
   /** What to write after another process saved over our base; a merge moves the base to theirs. */
   async #resolve(data: object, theirs: () => object | undefined): Promise<object> {
-    const ours = { base: this.#base!, data, clearedBase: this.#clearedBase };
+    const cleared = this.#clearedBase;
+    const ours = {
+      base: snapshotOf(this.#base!),
+      data,
+      clearedBase: cleared && snapshotOf(cleared),
+    };
     const initial = () => this.#initial();
     const resolved = await resolveConflict(
       this.#runtime.onConflict,
@@ -253,8 +278,25 @@ export class SessionSave {
     return initialSession(this.#runtime, this.#session.context);
   }
 
-  #encode(data: object): unknown {
-    return encodeSession(data, this.#key, this.#runtime, this.#storedVersion);
+  /**
+   * Encodes and writes `data` (at `version`, see writeStored). Fields the
+   * handlers never read go to the storage as read: no copy, no second walk.
+   */
+  #write(data: object, version: string | null | undefined): boolean | Promise<boolean> {
+    const base = this.#base;
+    const tracked = base instanceof TrackedFields ? base : undefined;
+    const checkDepth = tracked ? (d: object) => tracked.checkDepth(d) : assertStorableDepth;
+    const write = () => {
+      const encoded = encodeSession(
+        data,
+        this.#key,
+        this.#runtime,
+        this.#storedVersion,
+        checkDepth,
+      );
+      return writeStored(this.#runtime, this.#key, encoded, version);
+    };
+    return tracked ? tracked.whileStoring(data, write) : write();
   }
 
   #saved(stored: object, start: number, conflicts: number): void {
@@ -289,4 +331,9 @@ export class SessionSave {
   #log(format: string, ...args: unknown[]): void {
     logSession(this.#runtime.property, this.#key, format, ...args);
   }
+}
+
+/** A snapshot of what changes are measured against, for the conflict paths. */
+function snapshotOf(base: TrackedFields | Snapshot): Snapshot {
+  return base instanceof TrackedFields ? base.snapshot() : base;
 }

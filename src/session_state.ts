@@ -11,13 +11,7 @@
 import type { SessionSlot } from "./context_property.ts";
 import { log, logSession } from "./log.ts";
 import type { SessionRuntime } from "./options.ts";
-import {
-  adoptInPlace,
-  assignedSession,
-  attachClear,
-  initialSession,
-  resetInPlace,
-} from "./session_data.ts";
+import { adoptInPlace, assignedSession, attachClear, initialSession } from "./session_data.ts";
 import { SessionLoad } from "./session_load.ts";
 import { SessionLock } from "./session_lock.ts";
 import { SessionSave } from "./session_save.ts";
@@ -207,8 +201,7 @@ export class SessionState implements SessionSlot {
     // First: an initial() that fails leaves the session and its record as they were.
     const initial = await initialSession(this.#runtime, this.context);
     if (log.enabled) this.#log("clear");
-    resetInPlace(data, initial);
-    this.#save.cleared(data);
+    this.#save.cleared(data, initial);
   }
 
   /**

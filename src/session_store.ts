@@ -99,9 +99,8 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
       try {
         const data = await state.load();
         if (!state.existed) return undefined;
-        // The copy is detached from the store: its $clear() could change nothing.
-        delete (data as { $clear?: unknown }).$clear;
-        return data as Data;
+        // Detached from the store (its $clear() could change nothing): plain data.
+        return plainCopy(data) as Data;
       } finally {
         await state.abort();
       }
@@ -146,4 +145,11 @@ export function sessionStore<Data extends object = Record<string, unknown>>(
 /** The keys of sessions, without the records of other plugins sharing the storage (scenes). */
 async function* sessionKeys(keys: AsyncIterable<string>): AsyncIterable<string> {
   for await (const key of keys) if (!isOtherPluginKey(key)) yield key;
+}
+
+/** A session object as plain data: fields read lazily are read, `$clear()` is left behind. */
+function plainCopy(data: object): object {
+  if (!Array.isArray(data)) return { ...data };
+  delete (data as { $clear?: unknown }).$clear;
+  return data;
 }

@@ -17,10 +17,30 @@ import { DepthError, isBoxed, MAX_DEPTH, namedArrayKeys } from "./clone.ts";
  * without recursion for the message.
  *
  * `session` is the session object when `data` holds only some of its fields:
- * met inside them, it is not walked. Returns whether a field reaches
- * `session` (a session that contains itself).
+ * met inside them, it is not walked.
  */
-export function assertStorableDepth(data: object, session: object = data): boolean {
+export function assertStorableDepth(data: object, session: object = data): void {
+  walkFields(data, session);
+}
+
+/** What {@linkcode storableShape} finds besides the depth. */
+export interface SessionShape {
+  /** A field reaches the session object itself. */
+  readonly containsItself: boolean;
+  /** An object is reached from two top-level fields. */
+  readonly fieldsShare: boolean;
+}
+
+/**
+ * Checks the depth like {@linkcode assertStorableDepth}, and tells whether
+ * `data` contains itself or shares objects between its top-level fields.
+ */
+export function storableShape(data: object): SessionShape {
+  const walk = walkFields(data, data);
+  return { containsItself: walk?.sessionMet ?? false, fieldsShare: walk?.fieldsShare ?? false };
+}
+
+function walkFields(data: object, session: object): DepthWalk | undefined {
   let walk: DepthWalk | undefined;
   const record = data as Record<string, unknown>;
   for (const key in record) {
@@ -28,34 +48,41 @@ export function assertStorableDepth(data: object, session: object = data): boole
     const field = record[key];
     if (typeof field !== "object" || field === null) continue;
     walk ??= new DepthWalk(data, session);
+    walk.field++;
     if (walk.exceeds(field, 2)) {
       throw new DepthError(deepestLevel(field, new Set([data, session])), key);
     }
   }
-  return walk?.sessionMet ?? false;
+  return walk;
 }
 
 class DepthWalk {
-  readonly #seen: Set<object>;
+  /** Objects met, with the top-level field each was first met in (0: the roots). */
+  readonly #seen = new Map<object, number>();
   readonly #session: object;
+  /** The top-level field being walked, counted from 1. */
+  field = 0;
   /** Whether the walk reached the session object. */
   sessionMet = false;
+  /** Whether an object was met in two top-level fields. */
+  fieldsShare = false;
 
   constructor(root: object, session: object) {
-    this.#seen = new Set();
-    this.#seen.add(root);
-    this.#seen.add(session);
+    this.#seen.set(root, 0);
+    this.#seen.set(session, 0);
     this.#session = session;
   }
 
   /** Whether `value`, at level `depth`, or anything under it not seen yet is deeper than MAX_DEPTH. */
   exceeds(value: object, depth: number): boolean {
-    if (this.#seen.has(value)) {
+    const metIn = this.#seen.get(value);
+    if (metIn !== undefined) {
       if (value === this.#session) this.sessionMet = true;
+      else if (metIn !== this.field) this.fieldsShare = true;
       return false;
     }
     if (depth > MAX_DEPTH) return true;
-    this.#seen.add(value);
+    this.#seen.set(value, this.field);
     const next = depth + 1;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) if (this.#child(value[i], next)) return true;

@@ -99,17 +99,19 @@ export function decodeSession(
  * The stored form of `data`. `storedVersion` is the version the data was read
  * at: without migrations here it is kept, so that adding them back later does
  * not run old ones again. Throws `SessionError` for data nested deeper than a
- * storage can read back, or that a JSON-only storage cannot keep.
+ * storage can read back (`checkDepth` throws a `DepthError`: by default a
+ * walk of all of it), or that a JSON-only storage cannot keep.
  */
 export function encodeSession(
   data: object,
   sessionKey: string,
   rules: StoredValueRules,
   storedVersion: number | undefined,
+  checkDepth: (data: object) => void = assertStorableDepth,
 ): unknown {
   const { ttl, clock, dataVersion, storage } = rules;
   try {
-    assertStorableDepth(data);
+    checkDepth(data);
   } catch (error) {
     // Refused before any storage call: deeper data saves but cannot be read back.
     if (!(error instanceof DepthError)) throw error;

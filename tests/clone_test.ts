@@ -14,7 +14,7 @@ import {
   returnsCopies,
   setOwn,
 } from "../src/clone.ts";
-import { assertStorableDepth } from "../src/storable_depth.ts";
+import { assertStorableDepth, storableShape } from "../src/storable_depth.ts";
 
 function nested(levels: number): Record<string, unknown> {
   let value: Record<string, unknown> = {};
@@ -113,13 +113,20 @@ Deno.test("assertStorableDepth: MAX_DEPTH levels pass; deeper is a DepthError na
   assert.doesNotThrow(() => assertStorableDepth({ cyclic }), "a cycle is not depth");
 });
 
-Deno.test("assertStorableDepth: whether the data reaches the session object; some fields alone", () => {
+Deno.test("storableShape: whether a session contains itself or shares objects between fields", () => {
+  const shared = { n: 1 };
+  assert.deepEqual(storableShape({ a: { x: shared, y: shared }, b: [shared] }), {
+    containsItself: false,
+    fieldsShare: true,
+  });
+  assert.deepEqual(storableShape({ a: { x: shared, y: shared }, b: [{ n: 1 }] }), {
+    containsItself: false,
+    fieldsShare: false,
+  });
   const session: Record<string, unknown> = { n: 1 };
-  assert.equal(assertStorableDepth(session), false);
   session.list = [{ back: session }];
-  assert.equal(assertStorableDepth(session), true);
-  // Some of its fields only: the session met inside them is not walked.
-  const fields = { list: session.list, deep: nested(10) };
-  assert.equal(assertStorableDepth(fields, session), true);
-  assert.equal(assertStorableDepth({ deep: nested(10) }, session), false);
+  assert.deepEqual(storableShape(session), { containsItself: true, fieldsShare: false });
+  assert.throws(() => storableShape({ deep: nested(MAX_DEPTH) }), DepthError);
+  // Some of a session's fields only: the session met inside them is not walked.
+  assertStorableDepth({ list: session.list, deep: nested(10) }, session);
 });
