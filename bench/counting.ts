@@ -8,6 +8,8 @@
  * @module
  */
 
+import { storedObjectsOf } from "../src/storages/memory.ts";
+
 /** Calls seen by {@linkcode countCalls}. */
 export interface Calls {
   reads: number;
@@ -33,8 +35,14 @@ const KINDS: Record<string, keyof Calls> = {
   deleteIfVersion: "deletes",
 };
 
-/** Wraps the storage methods of `storage` in place to count into `seen`; returns `storage`. */
+/**
+ * Wraps the storage methods of `storage` in place to count into `seen`, and
+ * those of the in-memory storage's stored-objects access (the plugin's way
+ * to its values without copies); returns `storage`.
+ */
 export function countCalls<T extends object>(storage: T, seen: Calls): T {
+  const objects = storedObjectsOf(storage);
+  if (objects) countCalls(objects, seen);
   const methods = storage as unknown as Record<string, unknown>;
   for (const [name, kind] of Object.entries(KINDS)) {
     const method = methods[name];

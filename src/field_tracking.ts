@@ -224,6 +224,41 @@ export class TrackedFields {
   }
 
   /**
+   * The session handed over to a storage that keeps objects as they are (in
+   * memory): fields never read are the values read (no copy: both sides
+   * only read them), the others copies, made together so that objects they
+   * share stay shared. `tangled`: those fields share objects or reach the
+   * session itself. Throws a `DepthError` for data nested deeper than a
+   * storage reads back.
+   */
+  handOver(): { value: object; tangled: boolean } {
+    const live = this.live;
+    const read = this.#keys;
+    const keys = Object.keys(live);
+    const values = new Array<unknown>(keys.length);
+    /** Per key: the value as read, handed over as it is. */
+    const asRead = new Array<boolean>(keys.length);
+    const walked: Record<string, unknown> = {};
+    for (let j = 0; j < keys.length; j++) {
+      const key = keys[j];
+      const i = read[j] === key ? j : read.indexOf(key);
+      const value = values[j] = i === -1 ? live[key] : this.#current(i, key);
+      if (value === UNREAD) {
+        values[j] = this.#read[i];
+        asRead[j] = true;
+      } else if (typeof value === "object" && value !== null) setOwn(walked, key, value);
+    }
+    const shape = storableShape(walked, live);
+    const out: Record<string, unknown> = {};
+    const copier = new FieldCopier(live, out);
+    for (let j = 0; j < keys.length; j++) {
+      // Copied even when unchanged: objects the fields share stay shared.
+      setOwn(out, keys[j], asRead[j] ? values[j] : copier.copy(values[j], keys[j]));
+    }
+    return { value: out, tangled: shape.fieldsShare || shape.containsItself };
+  }
+
+  /**
    * Runs `write`, the storage call that serializes or copies `data`: while it
    * runs, fields not read give their values as read, so that nothing is
    * copied for it. (Where the storage reads them later, they give copies.)

@@ -17,6 +17,7 @@ import {
   type VersionedValue,
 } from "./storage.ts";
 import { bounded } from "./storage_timeout.ts";
+import { storedObjectsOf } from "./storages/memory.ts";
 import { isThenable } from "./thenable.ts";
 
 /** A stored value and the version to compare-and-set against. */
@@ -24,6 +25,11 @@ export interface StoredRead {
   readonly value: unknown;
   /** `undefined` for a storage without compare-and-set, `null` when nothing is stored. */
   readonly version: string | null | undefined;
+  /**
+   * The value is the stored object itself (in memory), never to be changed:
+   * `tangled` when its fields share objects or it contains itself.
+   */
+  readonly shared?: { readonly tangled: boolean };
 }
 
 /**
@@ -33,6 +39,11 @@ export interface StoredRead {
  */
 export function readStored(runtime: SessionRuntime, key: string): StoredRead | Promise<StoredRead> {
   const { storage } = runtime;
+  const objects = storedObjectsOf(storage);
+  if (objects) {
+    const { value, version, tangled } = objects.read(key);
+    return { value, version, shared: { tangled } };
+  }
   const versioned = isVersionedStorage(storage);
   let pending: unknown;
   try {
@@ -88,6 +99,28 @@ export function writeStored(
   }
   const pending = storage.setIfVersion(key, encoded, version, options);
   return isThenable(pending) ? bounded(pending, storageTimeout) : pending;
+}
+
+/**
+ * Like {@linkcode writeStored}, handing `encoded` over to an in-memory
+ * storage as it is (nothing may change it after); `undefined` for any other
+ * storage. `tangled`: see {@linkcode StoredRead.shared}.
+ */
+export function handOverStored(
+  runtime: SessionRuntime,
+  key: string,
+  encoded: unknown,
+  version: string | null | undefined,
+  tangled: boolean,
+): boolean | undefined {
+  const { ttl } = runtime;
+  return storedObjectsOf(runtime.storage)?.write(
+    key,
+    encoded,
+    version,
+    ttl === undefined ? undefined : { ttl },
+    tangled,
+  );
 }
 
 /** Deletes the session under `key`, whatever is stored; a failure is `SessionStorageError`. */

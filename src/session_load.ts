@@ -94,7 +94,7 @@ export class SessionLoad {
 
   /** The stored session, adopted; `initial()` when there is none to use. */
   #fromStored(read: StoredRead): object | Promise<object> {
-    const decoded = decodeSession(read.value, this.#key, this.#runtime);
+    const decoded = decodeSession(read.value, this.#key, this.#runtime, read.shared !== undefined);
     this.#save.read(read.version, decoded);
     if (log.enabled && decoded.expired) this.#log("expire (saved ttl ran out)");
     if (log.enabled && decoded.migrated) {
@@ -104,7 +104,8 @@ export class SessionLoad {
     if (data === undefined) return this.#fresh();
     let session: object;
     try {
-      session = this.#adopt(data);
+      const tangled = read.shared?.tangled ?? false;
+      session = this.#adopt(data, decoded.shared ? { tangled } : undefined);
     } catch (error) {
       // Nested too deep to read back (written by something else): unusable data.
       if (!(error instanceof DepthError)) throw error;
@@ -137,10 +138,13 @@ export class SessionLoad {
     return this.#adopt(await initialSession(this.#runtime, this.#target.context));
   }
 
-  /** The session object handed out for `data`: changes are measured from here. */
-  #adopt(data: object): object {
+  /**
+   * The session object handed out for `data` (`shared`: the stored object
+   * itself): changes are measured from here.
+   */
+  #adopt(data: object, shared?: { tangled: boolean }): object {
     const target = this.#target;
-    const session = this.#save.adopted(data);
+    const session = this.#save.adopted(data, undefined, shared);
     attachClear(session, () => target.clear());
     return session;
   }

@@ -10,15 +10,16 @@
  */
 
 import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
+import { cloneValue } from "./clone.ts";
 import { MAX_SAVE_ATTEMPTS, resolveConflict, retryWithBackoff } from "./conflict.ts";
 import { SessionError, SessionStorageError } from "./errors.ts";
 import { TrackedFields } from "./field_tracking.ts";
 import { byteSize, log, logSession, since } from "./log.ts";
 import type { SessionRuntime } from "./options.ts";
 import { emptyInPlace, initialSession, resetInPlace } from "./session_data.ts";
-import { deleteStored, rereadStored, writeStored } from "./session_io.ts";
+import { storedObjectsOf } from "./storages/memory.ts";
+import { deleteStored, handOverStored, rereadStored, writeStored } from "./session_io.ts";
 import { isVersionedStorage, type VersionedStorage } from "./storage.ts";
-import { assertStorableDepth } from "./storable_depth.ts";
 import { bounded } from "./storage_timeout.ts";
 import { type DecodedSession, decodeSession, encodeSession } from "./stored_value.ts";
 
@@ -76,20 +77,27 @@ export class SessionSave {
   }
 
   /**
-   * The plugin's own copy of a session, to be handed out: returns the object
-   * handlers get (changes are measured from here). `live`: the session object
-   * to fill instead (emptied first), for a `$clear()`.
+   * A session to hand out: the plugin's own copy, or with `shared` the
+   * storage's object itself (never changed; `tangled`: its fields share
+   * objects or it contains itself). Returns the object handlers get (changes
+   * are measured from here). `live`: the session object to fill instead
+   * (emptied first), for a `$clear()`.
    */
-  adopted(data: object, live?: object): object {
+  adopted(data: object, live?: object, shared?: { tangled: boolean }): object {
     if (live) emptyInPlace(live);
-    const tracked = TrackedFields.track(data, { live });
+    // Tracked by field, the stored object's fields are only read (its depth
+    // was checked when stored); tangled, the session is copied whole first.
+    const read = shared?.tangled ? cloneValue(data) : data;
+    const stored = shared !== undefined && read === data;
+    const tracked = TrackedFields.track(read, { live, shared: stored, depthKnown: stored });
     if (tracked) {
       this.#base = tracked;
       return tracked.live;
     }
     // An array, or a session that contains itself: a snapshot of the whole.
-    if (live) resetInPlace(live, data);
-    const session = live ?? data;
+    const own = stored ? cloneValue(read) : read;
+    if (live) resetInPlace(live, own);
+    const session = live ?? own;
     this.#base = takeSnapshot(session);
     return session;
   }
@@ -283,20 +291,28 @@ export class SessionSave {
    * handlers never read go to the storage as read: no copy, no second walk.
    */
   #write(data: object, version: string | null | undefined): boolean | Promise<boolean> {
+    const { storage } = this.#runtime;
     const base = this.#base;
     const tracked = base instanceof TrackedFields ? base : undefined;
-    const checkDepth = tracked ? (d: object) => tracked.checkDepth(d) : assertStorableDepth;
+    if (tracked && data === tracked.live && storedObjectsOf(storage)) {
+      // In memory: the session handed over, copying only what handlers had.
+      let tangled = false;
+      const encoded = this.#encode(data, () => {
+        const handed = tracked.handOver();
+        tangled = handed.tangled;
+        return handed.value;
+      });
+      return handOverStored(this.#runtime, this.#key, encoded, version, tangled)!;
+    }
     const write = () => {
-      const encoded = encodeSession(
-        data,
-        this.#key,
-        this.#runtime,
-        this.#storedVersion,
-        checkDepth,
-      );
-      return writeStored(this.#runtime, this.#key, encoded, version);
+      const storable = tracked && ((d: object) => (tracked.checkDepth(d), d));
+      return writeStored(this.#runtime, this.#key, this.#encode(data, storable), version);
     };
     return tracked ? tracked.whileStoring(data, write) : write();
+  }
+
+  #encode(data: object, storable?: (data: object) => object): unknown {
+    return encodeSession(data, this.#key, this.#runtime, this.#storedVersion, storable);
   }
 
   #saved(stored: object, start: number, conflicts: number): void {

@@ -33,10 +33,11 @@ export interface SessionShape {
 
 /**
  * Checks the depth like {@linkcode assertStorableDepth}, and tells whether
- * `data` contains itself or shares objects between its top-level fields.
+ * `data` (or the session `data` holds some fields of) contains itself, or
+ * shares objects between the top-level fields of `data`.
  */
-export function storableShape(data: object): SessionShape {
-  const walk = walkFields(data, data);
+export function storableShape(data: object, session: object = data): SessionShape {
+  const walk = walkFields(data, session);
   return { containsItself: walk?.sessionMet ?? false, fieldsShare: walk?.fieldsShare ?? false };
 }
 

@@ -44,6 +44,8 @@ export interface DecodedSession {
   readonly migrated: boolean;
   /** The saved `ttl` ran out (for logs). */
   readonly expired: boolean;
+  /** `data` is (or holds) the stored object itself: never to be changed. */
+  readonly shared?: boolean;
 }
 
 const NOTHING: DecodedSession = {
@@ -58,12 +60,14 @@ const EXPIRED: DecodedSession = { ...NOTHING, expired: true };
  * Decodes what a storage returned for `sessionKey`. Unusable data (not an
  * object, undecodable, nested too deep) throws `SessionDataError`, or with
  * `resetInvalid` reads as absent; a newer data version or a failing
- * migration throws `SessionError`.
+ * migration throws `SessionError`. `shared`: `stored` is the storage's own
+ * object, never to be changed (migrations are given a copy).
  */
 export function decodeSession(
   stored: unknown,
   sessionKey: string,
   rules: StoredValueRules,
+  shared = false,
 ): DecodedSession {
   if (stored === undefined || stored === null) return NOTHING;
   let record: SessionRecord;
@@ -83,6 +87,11 @@ export function decodeSession(
     throw error;
   }
   if (record.expiresAt !== undefined && record.expiresAt <= rules.clock()) return EXPIRED;
+  if (shared && rules.migrate && (record.version ?? 0) !== rules.dataVersion) {
+    // Migration steps may change what they are given: never the stored object.
+    record = { ...record, data: cloneValue(record.data) };
+    shared = false;
+  }
   const result = rules.migrate?.(record, sessionKey);
   const data = result ? result.data : record.data;
   const migrated = result?.migrated ?? false;
@@ -92,26 +101,27 @@ export function decodeSession(
     }
     return { data: undefined, version: record.version, migrated, expired: false };
   }
-  return { data, version: record.version, migrated, expired: false };
+  return { data, version: record.version, migrated, expired: false, shared };
 }
 
 /**
  * The stored form of `data`. `storedVersion` is the version the data was read
  * at: without migrations here it is kept, so that adding them back later does
  * not run old ones again. Throws `SessionError` for data nested deeper than a
- * storage can read back (`checkDepth` throws a `DepthError`: by default a
- * walk of all of it), or that a JSON-only storage cannot keep.
+ * storage can read back, or that a JSON-only storage cannot keep.
+ * `storable` gives what to store for `data` and throws a `DepthError` when
+ * it nests too deep (by default: `data` itself, after a walk of all of it).
  */
 export function encodeSession(
   data: object,
   sessionKey: string,
   rules: StoredValueRules,
   storedVersion: number | undefined,
-  checkDepth: (data: object) => void = assertStorableDepth,
+  storable: (data: object) => object = checkedWhole,
 ): unknown {
   const { ttl, clock, dataVersion, storage } = rules;
   try {
-    checkDepth(data);
+    data = storable(data);
   } catch (error) {
     // Refused before any storage call: deeper data saves but cannot be read back.
     if (!(error instanceof DepthError)) throw error;
@@ -131,6 +141,11 @@ export function encodeSession(
   );
   // A storage that may keep the object it is given (a Map) gets a copy.
   return returnsCopies(storage) ? record : cloneValue(record);
+}
+
+function checkedWhole(data: object): object {
+  assertStorableDepth(data);
+  return data;
 }
 
 /** Stored data nested deeper than a session may be: unusable. */

@@ -8,8 +8,8 @@
  * cycles, `__proto__` keys, fields large enough to be read lazily) and a
  * random handler (reads, changes deep inside what it read, assignments,
  * deletions, additions, moves, or nothing but reads): `hasChanged` must say
- * "changed" exactly when the serialized bytes of some top-level field
- * differ; what the storage is handed must serialize like the session the
+ * "changed" exactly when some top-level field differs; what the storage is
+ * handed (serialized, or handed over in memory) must be the session the
  * handler left; and the values read must never change.
  */
 import assert from "node:assert/strict";
@@ -203,12 +203,14 @@ Deno.test("field tracking agrees with what a structured clone keeps, on 4,000 ra
     const reported = tracked.hasChanged(live);
     tracked.checkDepth(live);
     const written = tracked.whileStoring(live, () => fieldBytes(live));
+    const handed = fieldBytes(tracked.handOver().value as Node);
     const after = fieldBytes(live);
     const expected = after !== before;
     if (expected) changed++;
     assert.equal(reported, expected, `run ${run}: expected changed=${expected}`);
     if (readOnly) assert.equal(reported, false, `run ${run}: a read-only handler changed it`);
     assert.equal(written, after, `run ${run}: the storage is handed the session as left`);
+    assert.equal(handed, after, `run ${run}: the session handed over is the session as left`);
     assert.equal(fieldBytes(values), before, `run ${run}: a value read was changed`);
   }
   assert.ok(changed > 1000, `the handlers changed ${changed} sessions: enough to mean something`);

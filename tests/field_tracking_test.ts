@@ -196,6 +196,31 @@ Deno.test("whileStoring: fields not read are handed over as read, without copies
   assert.notEqual(live.history, history, "after the storage call, reads get copies again");
 });
 
+Deno.test("handOver: fields never read as read, the others copied together", () => {
+  const history = large();
+  const read = { count: 0, history, log: large(100), a: { n: 1 }, b: [] as unknown[] };
+  const { tracked, live } = track(read);
+  live.count = 1;
+  live.b = [live.a];
+  (live.log as Array<{ n: number }>)[0].n = -1;
+  const { value, tangled } = tracked.handOver() as { value: Session; tangled: boolean };
+  assert.deepEqual(Object.keys(value), ["count", "history", "log", "a", "b"]);
+  assert.equal(value.history, history, "never read: the value read itself");
+  assert.notEqual(value.log, live.log, "read: a copy of the handler's");
+  assert.deepEqual(value.log, live.log);
+  assert.equal(value.a, (value.b as unknown[])[0], "objects the copies share stay shared");
+  assert.equal(tangled, true);
+  assert.equal(track({ n: 1, history: large() }).tracked.handOver().tangled, false);
+  const self = track({ n: 1, history: large() });
+  self.live.me = { session: self.live };
+  const handed = self.tracked.handOver();
+  const me = (handed.value as Session).me as Session;
+  assert.equal(me.session, handed.value, "the session stands for itself");
+  assert.equal(handed.tangled, true);
+  self.live.fn = () => 1;
+  assert.throws(() => self.tracked.handOver(), TypeError);
+});
+
 Deno.test("checkDepth: fields handed out are checked; too deep throws DepthError naming the field", () => {
   const { tracked, live } = track({ count: 0, history: large() });
   let deep: Session = {};

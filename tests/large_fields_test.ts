@@ -18,17 +18,11 @@ import {
   SessionConflictError,
   SessionError,
   sessionStore,
-  type Storage,
+  type VersionedStorage,
 } from "../mod.ts";
 import { ENVELOPE_MARK } from "../src/record.ts";
-import {
-  countingStorage,
-  errorsOf,
-  secondHandle,
-  testBot,
-  totals,
-  updates,
-} from "./support/bot.ts";
+import { storedObjectsOf } from "../src/storages/memory.ts";
+import { errorsOf, secondHandle, testBot, updates } from "./support/bot.ts";
 
 interface Entry {
   id: number;
@@ -73,7 +67,7 @@ type Handler = (session: Data) => void | Promise<void>;
 
 /** Each backend with a fresh stored session under key "7"; `close` frees it. */
 async function backends(): Promise<
-  Array<{ name: string; storage: Storage; close(): Promise<void> }>
+  Array<{ name: string; storage: VersionedStorage; close(): Promise<void> }>
 > {
   const dir = await Deno.makeTempDir({ prefix: "gramio-session-large-" });
   const kv = await Deno.openKv(`${dir}/sessions.db`);
@@ -94,13 +88,15 @@ async function backends(): Promise<
   ];
 }
 
-async function run(storage: Storage, handler: Handler, options = {}) {
-  const counted = countingStorage(storage);
+/** One update of user 7 through a real bot; `writes`: whether the stored version moved. */
+async function run(storage: VersionedStorage, handler: Handler, options = {}) {
+  const before = (await storage.getVersioned("7")).version;
   const bot = testBot()
-    .extend(session({ storage: counted, initial, ...options }))
+    .extend(session({ storage, initial, ...options }))
     .on("message", (context) => handler(context.session as unknown as Data));
   await bot.updates.handleUpdate(updates.message(7));
-  return { bot, writes: totals(counted.calls).writes, errors: errorsOf(bot) };
+  const after = (await storage.getVersioned("7")).version;
+  return { bot, writes: before === after ? 0 : 1, errors: errorsOf(bot) };
 }
 
 Deno.test("large fields: read-only updates write nothing; changes anywhere inside are saved", async () => {
@@ -186,11 +182,7 @@ Deno.test("large fields: another instance's change to another field is merged; t
 Deno.test("large fields: $clear() resets them and deletes the record; assignment replaces them", async () => {
   for (const backend of await backends()) {
     try {
-      const { writes } = await run(
-        backend.storage,
-        (s) => (s as unknown as Session<Data>).$clear(),
-      );
-      assert.equal(writes, 0, backend.name);
+      await run(backend.storage, (s) => (s as unknown as Session<Data>).$clear());
       assert.equal(await backend.storage.get("7"), undefined, backend.name);
 
       await backend.storage.set("7", stored());
@@ -312,5 +304,54 @@ Deno.test("large fields reach handlers as accessors, small ones as copies", asyn
     } finally {
       await backend.close();
     }
+  }
+});
+
+/** Freezes everything `value` reaches: a change to it then throws (modules are strict). */
+function deepFreeze(value: unknown, seen = new Set<unknown>()): void {
+  if (typeof value !== "object" || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      deepFreeze(k, seen), deepFreeze(v, seen);
+    }
+  }
+  if (value instanceof Set) { for (const v of value) deepFreeze(v, seen); }
+  // Typed arrays with elements cannot be frozen; the others can.
+  if (!ArrayBuffer.isView(value)) Object.freeze(value);
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key], seen);
+}
+
+Deno.test("in memory, the stored objects handed to the plugin are never changed, whatever handlers do", async () => {
+  const handlers: Array<(s: Session<Data>) => unknown> = [
+    (s) => void s.count,
+    (s) => void s.history.push(history(1)[0]),
+    (s) => void (s.history[0].text = "x"),
+    (s) => void s.counters.set("k1", 5),
+    (s) => void s.seen.clear(),
+    (s) => void (s.cart.items.length = 0),
+    (s) => void delete (s as Partial<Data>).history,
+    (s) => void structuredClone(s),
+    (s) => s.$clear(),
+    (s) => void Object.assign(s, { ...stored(), count: 9 }),
+  ];
+  const small = () => ({ count: 1, cart: { items: ["a"] }, history: history(2) });
+  const cases = [
+    ...handlers.map((handler) => [stored, handler] as const),
+    ...handlers.slice(0, 3).map((handler) => [small, handler] as const),
+  ];
+  for (const [index, [make, handler]] of cases.entries()) {
+    const storage = inMemoryStorage();
+    storage.set("7", make());
+    // The stored object itself: frozen, any change the plugin made to it would throw.
+    const frozen = storedObjectsOf(storage)!.read("7").value;
+    deepFreeze(frozen);
+    const bot = testBot()
+      .extend(session({ storage, initial }))
+      .on("message", (context) => handler(context.session as unknown as Session<Data>));
+    await bot.updates.handleUpdate(updates.message(7));
+    await bot.updates.handleUpdate(updates.message(7));
+    assert.deepEqual(errorsOf(bot), [], `handler ${index}`);
+    assert.deepEqual(structuredClone(frozen), structuredClone(make()), `handler ${index}`);
   }
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { session } from "../mod.ts";
-import { entryCount, inMemoryStorage } from "../src/storages/memory.ts";
+import { entryCount, inMemoryStorage, storedObjectsOf } from "../src/storages/memory.ts";
 import { errorsOf, testBot, updates } from "./support/bot.ts";
 
 Deno.test("inMemoryStorage releases expired sessions nobody reads again, a few per write", async () => {
@@ -91,4 +91,40 @@ Deno.test("inMemoryStorage holds a session in fewer heap bytes than grammY's Mem
     assert.ok(ours > 0 && grammy > 0, `${ours} ${grammy}`);
     assert.ok(ours <= grammy, `${ttl.join("") || "no ttl"}: ours ${ours} B, grammY ${grammy} B`);
   }
+});
+
+Deno.test("inMemoryStorage's stored objects: read without a copy, written as handed over, never by wrappers", () => {
+  const storage = inMemoryStorage();
+  const objects = storedObjectsOf(storage)!;
+  assert.ok(objects);
+  assert.equal(storedObjectsOf({ ...storage }), undefined, "a wrapper copies, as before");
+  storage.set("a", { n: 1, list: [1] });
+  const read = objects.read("a");
+  assert.equal(objects.read("a").value, read.value, "the stored object itself");
+  assert.notEqual(storage.get("a"), read.value, "public reads still copy");
+  assert.deepEqual(storage.get("a"), { n: 1, list: [1] });
+
+  const handed = { n: 2 };
+  assert.equal(objects.write("a", handed, "stale", undefined, false), false);
+  assert.equal(objects.write("a", handed, read.version, undefined, false), true);
+  assert.equal(objects.read("a").value, handed, "kept as handed over");
+  assert.notEqual(objects.read("a").version, read.version);
+  assert.equal(objects.write("b", { n: 3 }, undefined, undefined, false), true, "unconditional");
+  assert.deepEqual(objects.read("missing"), { value: undefined, version: null, tangled: false });
+});
+
+Deno.test("inMemoryStorage's stored objects: whether fields share objects or the value contains itself", () => {
+  const storage = inMemoryStorage();
+  const objects = storedObjectsOf(storage)!;
+  const shared = { n: 1 };
+  storage.set("shared", { a: shared, b: [shared] });
+  storage.set("inside", { a: { x: shared, y: shared }, b: 1 });
+  const looped: Record<string, unknown> = { n: 1 };
+  looped.self = { back: looped };
+  storage.set("looped", looped);
+  assert.equal(objects.read("shared").tangled, true);
+  assert.equal(objects.read("inside").tangled, false, "shared within one field only");
+  assert.equal(objects.read("looped").tangled, true);
+  objects.write("inside", { a: 1 }, undefined, undefined, true);
+  assert.equal(objects.read("inside").tangled, true, "as the writer says");
 });

@@ -6,6 +6,7 @@
  */
 
 import { cloneValue, markReturnsCopies } from "../clone.ts";
+import { storableShape } from "../storable_depth.ts";
 import {
   type ListableStorage,
   type SetOptions,
@@ -55,17 +56,21 @@ export interface InMemoryStorage<Value = unknown>
  */
 const VERSION = Symbol("version");
 const EXPIRES = Symbol("expires at");
+const TANGLED = Symbol("tangled");
 
 interface Entry {
   [VERSION]: number;
   /** Milliseconds since the epoch; set only when written with a ttl. */
   [EXPIRES]?: number;
+  /** Set (`true`) only when top-level fields of the value share objects or it contains itself. */
+  [TANGLED]?: true;
 }
 
 /** An entry for a value that is not a plain object. */
 class Box implements Entry {
   [VERSION]: number;
   [EXPIRES]?: number;
+  [TANGLED]?: true;
   constructor(readonly value: unknown, version: number) {
     this[VERSION] = version;
   }
@@ -83,6 +88,44 @@ function entryOf(copy: unknown, version: number): Entry {
 /** The stored value of `entry` (the caller copies it). */
 function valueOf(entry: Entry): unknown {
   return entry instanceof Box ? entry.value : entry;
+}
+
+/**
+ * The session plugin's way to the stored values themselves (internal, not
+ * API): a read without a copy, on the promise never to change what it
+ * reads, and a write of an object handed over (nobody changes it after), so
+ * that an update copies what its handlers read and changed, not the whole
+ * session twice. The public methods copy as before.
+ */
+export interface StoredObjects {
+  /** The stored value itself, its version, and whether its fields share objects (or it contains itself). */
+  read(key: string): { value: unknown; version: string | null; tangled: boolean };
+  /**
+   * Stores `value` itself, if the stored version is still `version`
+   * (`undefined`: whatever it is); whether it wrote. `tangled`: as `read`
+   * reports it.
+   */
+  write(
+    key: string,
+    value: unknown,
+    version: string | null | undefined,
+    options: SetOptions | undefined,
+    tangled: boolean,
+  ): boolean;
+}
+
+const STORED_OBJECTS: unique symbol = Symbol("@gramio/session stored objects");
+
+/** The stored-objects access of an in-memory storage (`undefined` for any other). */
+export function storedObjectsOf(storage: object): StoredObjects | undefined {
+  return (storage as { [STORED_OBJECTS]?: StoredObjects })[STORED_OBJECTS];
+}
+
+/** Whether a copy's top-level fields share objects or it contains itself. */
+function isTangled(copy: unknown): boolean {
+  if (typeof copy !== "object" || copy === null || Array.isArray(copy)) return false;
+  const shape = storableShape(copy);
+  return shape.fieldsShare || shape.containsItself;
 }
 
 /**
@@ -140,8 +183,19 @@ export function inMemoryStorage<Value = unknown>(
   const versionOf = (entry: Entry | undefined): string | null =>
     entry ? String(entry[VERSION]) : null;
   const write = (key: string, value: unknown, options?: SetOptions): void => {
+    const copy = cloneValue(value);
+    store(key, copy, options, isTangled(copy));
+  };
+  /** Stores `copy`, an object nobody else holds or changes. */
+  const store = (
+    key: string,
+    copy: unknown,
+    options: SetOptions | undefined,
+    tangled: boolean,
+  ): void => {
     const ttl = ttlOf(options, "inMemoryStorage");
-    const entry = entryOf(cloneValue(value), ++versions);
+    const entry = entryOf(copy, ++versions);
+    if (tangled) entry[TANGLED] = true;
     const now = ttl === undefined && !expiring ? 0 : clock();
     if (ttl !== undefined) {
       entry[EXPIRES] = now + ttl;
@@ -188,6 +242,20 @@ export function inMemoryStorage<Value = unknown>(
       }
     },
   };
+  const objects: StoredObjects = {
+    read(key) {
+      const entry = live(key);
+      return entry
+        ? { value: valueOf(entry), version: versionOf(entry), tangled: entry[TANGLED] === true }
+        : { value: undefined, version: null, tangled: false };
+    },
+    write(key, value, version, options, tangled) {
+      if (version !== undefined && versionOf(live(key)) !== version) return false;
+      store(key, value, options, tangled);
+      return true;
+    },
+  };
+  Object.defineProperty(storage, STORED_OBJECTS, { value: objects });
   heldEntries.set(storage, entries);
   // get returns a copy and set keeps one: the plugin need not copy again.
   return markReturnsCopies(storage);
