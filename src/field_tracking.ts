@@ -165,12 +165,13 @@ export class TrackedFields {
   #current(i: number, key: string): unknown {
     const held = this.#held;
     if (held === undefined || held[i] === undefined) return this.live[key];
+    const mode = this.#mode;
     this.#mode = "probe";
     let value: unknown;
     try {
       value = this.live[key];
     } finally {
-      this.#mode = "handler";
+      this.#mode = mode;
     }
     return value === PROBE ? held[i] : value;
   }
@@ -225,11 +226,12 @@ export class TrackedFields {
 
   /**
    * The session handed over to a storage that keeps objects as they are (in
-   * memory): fields never read are the values read (no copy: both sides
-   * only read them), the others copies, made together so that objects they
-   * share stay shared. `tangled`: those fields share objects or reach the
-   * session itself. Throws a `DepthError` for data nested deeper than a
-   * storage reads back.
+   * memory): fields never read are the values read (no copy: both sides only
+   * read them), the others copies, made together so that objects they share
+   * stay shared (comparing each with the value read first, to keep that one
+   * when equal, costs as much as the copy). `tangled`: the copies share
+   * objects between fields or reach the session itself. Throws a
+   * `DepthError` for data nested deeper than a storage reads back.
    */
   handOver(): { value: object; tangled: boolean } {
     const live = this.live;
@@ -252,7 +254,6 @@ export class TrackedFields {
     const out: Record<string, unknown> = {};
     const copier = new FieldCopier(live, out);
     for (let j = 0; j < keys.length; j++) {
-      // Copied even when unchanged: objects the fields share stay shared.
       setOwn(out, keys[j], asRead[j] ? values[j] : copier.copy(values[j], keys[j]));
     }
     return { value: out, tangled: shape.fieldsShare || shape.containsItself };
