@@ -55,7 +55,7 @@ export function returnsCopies(storage: object): boolean {
 export function cloneValue<T>(value: T): T {
   const flat = flatCopy(value);
   if (flat !== undefined) return flat as T;
-  return new Cloner().clone(value, "", 1) as T;
+  return new Cloner().copy(value, "") as T;
 }
 
 /**
@@ -73,7 +73,7 @@ export class FieldCopier {
 
   /** A copy of `value`, the field named `field`. */
   copy<T>(value: T, field: string): T {
-    return this.#cloner.clone(value, field, 2) as T;
+    return this.#cloner.copy(value, field) as T;
   }
 }
 
@@ -86,7 +86,7 @@ export class FieldCopier {
 export function cloneField<T>(value: T, field: string, root: object, rootCopy: object): T {
   const flat = flatCopy(value);
   if (flat !== undefined) return flat as T;
-  return new Cloner(root, rootCopy).clone(value, field, 2) as T;
+  return new Cloner(root, rootCopy).copy(value, field) as T;
 }
 
 /** The own enumerable keys of an array that are not indices, or `undefined` when none. */
@@ -113,10 +113,17 @@ export function isBoxed(value: object): boolean {
     value instanceof BigInt;
 }
 
+/** What the copier met that no storage can hold; its path is looked up only then. */
+class Unstorable {
+  constructor(readonly value: unknown) {}
+}
+
 class Cloner {
   #copies: Map<object, unknown> | undefined;
   readonly #root: object | undefined;
   readonly #rootCopy: object | undefined;
+  /** The top-level field being copied, for a DepthError. */
+  #field: string | undefined;
 
   /** `root`: an object that `rootCopy` stands for wherever it is met. */
   constructor(root?: object, rootCopy?: object) {
@@ -124,37 +131,51 @@ class Cloner {
     this.#rootCopy = rootCopy;
   }
 
-  clone(value: unknown, path: string, depth: number): unknown {
+  /**
+   * A copy of `value`: the session (`field` empty) or its field `field`.
+   * Paths are built only for the error: building one per value cost more
+   * than the copy.
+   */
+  copy(value: unknown, field: string): unknown {
+    this.#field = field || undefined;
+    try {
+      return this.#clone(value, field ? 2 : 1);
+    } catch (error) {
+      if (!(error instanceof Unstorable)) throw error;
+      const path = pathTo(value, error.value, field) ?? field;
+      throw new TypeError(
+        `Session value at "${path || "(root)"}" is a ${typeof error.value}: ` +
+          "sessions hold data only (objects, arrays, Map, Set, Date, primitives).",
+      );
+    }
+  }
+
+  #clone(value: unknown, depth: number): unknown {
     if (typeof value !== "object" || value === null) {
-      if (typeof value === "function" || typeof value === "symbol") {
-        throw new TypeError(
-          `Session value at "${path || "(root)"}" is a ${typeof value}: ` +
-            "sessions hold data only (objects, arrays, Map, Set, Date, primitives).",
-        );
-      }
+      if (typeof value === "function" || typeof value === "symbol") throw new Unstorable(value);
       return value;
     }
     if (value === this.#root) return this.#rootCopy;
     const copies = this.#copies ??= new Map();
     const known = copies.get(value);
     if (known !== undefined) return known;
-    if (depth > MAX_DEPTH) throw new DepthError(depth, path.split(/[.[<]/)[0] || undefined);
+    if (depth > MAX_DEPTH) throw new DepthError(depth, this.#field);
     const next = depth + 1;
 
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) return this.#record(value, depth, copies);
     if (Array.isArray(value)) {
       // Filled by push, not preallocated: V8 serializes a holey array (and so
       // Deno KV stores it) in its sparse form, a quarter larger.
       const copy: unknown[] = [];
       copies.set(value, copy);
-      for (let i = 0; i < value.length; i++) {
-        copy.push(this.clone(value[i], `${path}[${i}]`, next));
-      }
+      for (let i = 0; i < value.length; i++) copy.push(this.#clone(value[i], next));
       // Named properties on an array (KV keeps them).
       const named = namedArrayKeys(value);
       if (named) {
         const from = value as unknown as Record<string, unknown>;
         const to = copy as unknown as Record<string, unknown>;
-        for (const key of named) setOwn(to, key, this.clone(from[key], `${path}.${key}`, next));
+        for (const key of named) setOwn(to, key, this.#clone(from[key], next));
       }
       return copy;
     }
@@ -163,17 +184,12 @@ class Cloner {
     }
     if (value instanceof Map) {
       const copy = remember(copies, value, new Map());
-      for (const [k, v] of value) {
-        copy.set(
-          this.clone(k, `${path}<key>`, next),
-          this.clone(v, `${path}<value>`, next),
-        );
-      }
+      for (const [k, v] of value) copy.set(this.#clone(k, next), this.#clone(v, next));
       return copy;
     }
     if (value instanceof Set) {
       const copy = remember(copies, value, new Set());
-      for (const item of value) copy.add(this.clone(item, `${path}<item>`, next));
+      for (const item of value) copy.add(this.#clone(item, next));
       return copy;
     }
     if (
@@ -183,17 +199,70 @@ class Cloner {
       // Errors keep name, message, stack and cause, and boxed primitives their value, as in KV.
       return remember(copies, value, structuredClone(value));
     }
+    // A class instance: its own fields, as a structured clone keeps them.
+    return this.#record(value, depth, copies);
+  }
 
+  #record(value: object, depth: number, copies: Map<object, unknown>): object {
     const copy: Record<string, unknown> = {};
     copies.set(value, copy);
     const record = value as Record<string, unknown>;
+    const next = depth + 1;
     for (const key in record) {
-      if (Object.hasOwn(record, key)) {
-        setOwn(copy, key, this.clone(record[key], path ? `${path}.${key}` : key, next));
-      }
+      if (!hasOwn.call(record, key)) continue;
+      if (depth === 1) this.#field = key;
+      setOwn(copy, key, this.#clone(record[key], next));
     }
     return copy;
   }
+}
+
+/**
+ * In `for...in`, `hasOwnProperty.call` compiles to a hidden-class check;
+ * `Object.hasOwn` is a call per key (see change_detection/_tape.ts).
+ */
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * The path of `target` inside `value` (named `path`), in the order the
+ * copier walks: `a.b`, `list[0]`, `map<key>`, `map<value>`, `set<item>`.
+ */
+function pathTo(
+  value: unknown,
+  target: unknown,
+  path: string,
+  seen = new Set<object>(),
+): string | undefined {
+  if (value === target) return path;
+  if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
+  seen.add(value);
+  const into = (child: unknown, at: string) => pathTo(child, target, at, seen);
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      const found = into(k, `${path}<key>`) ?? into(v, `${path}<value>`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value instanceof Set) {
+    for (const item of value) {
+      const found = into(item, `${path}<item>`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const at = Array.isArray(value) && isIndex(key)
+      ? `${path}[${key}]`
+      : path
+      ? `${path}.${key}`
+      : key;
+    const found = into(record[key], at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function remember<T>(

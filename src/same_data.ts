@@ -90,7 +90,7 @@ export class FieldComparer {
     const b = stored as Record<string, unknown>;
     let i = 0;
     for (const key in a) {
-      if (!Object.hasOwn(a, key)) continue;
+      if (!hasOwn.call(a, key)) continue;
       if (keys[i++] !== key || !this.#equal(a[key], b[key], depth)) return false;
     }
     return i === keys.length;
@@ -143,6 +143,9 @@ export class FieldComparer {
     return undefined;
   }
 }
+
+/** `hasOwnProperty.call` in `for...in` is a hidden-class check, `Object.hasOwn` a call per key. */
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Whether a stored object is a plain record (not an array, Date, Map...). */
 function isRecord(stored: object): boolean {
