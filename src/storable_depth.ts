@@ -85,6 +85,8 @@ class DepthWalk {
     if (depth > MAX_DEPTH) return true;
     this.#seen.set(value, this.field);
     const next = depth + 1;
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) return this.#fields(value, next);
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) if (this.#child(value[i], next)) return true;
       const named = namedArrayKeys(value);
@@ -94,27 +96,29 @@ class DepthWalk {
       }
       return false;
     }
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      if (value instanceof Map) {
-        for (const [k, v] of value) if (this.#child(k, next) || this.#child(v, next)) return true;
-        return false;
-      }
-      if (value instanceof Set) {
-        for (const item of value) if (this.#child(item, next)) return true;
-        return false;
-      }
-      if (value instanceof Error && Object.hasOwn(value, "cause")) {
-        if (this.#child(value.cause, next)) return true;
-      }
-      if (
-        value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
-        value instanceof RegExp || isBoxed(value)
-      ) return false;
+    if (value instanceof Map) {
+      for (const [k, v] of value) if (this.#child(k, next) || this.#child(v, next)) return true;
+      return false;
     }
+    if (value instanceof Set) {
+      for (const item of value) if (this.#child(item, next)) return true;
+      return false;
+    }
+    if (value instanceof Error && Object.hasOwn(value, "cause")) {
+      if (this.#child(value.cause, next)) return true;
+    }
+    if (
+      value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
+      value instanceof RegExp || isBoxed(value)
+    ) return false;
+    return this.#fields(value, next);
+  }
+
+  /** The own enumerable fields of `value`, at level `depth`. */
+  #fields(value: object, depth: number): boolean {
     const record = value as Record<string, unknown>;
     for (const key in record) {
-      if (Object.hasOwn(record, key) && this.#child(record[key], next)) return true;
+      if (hasOwn.call(record, key) && this.#child(record[key], depth)) return true;
     }
     return false;
   }
@@ -123,6 +127,9 @@ class DepthWalk {
     return typeof value === "object" && value !== null && this.exceeds(value, depth);
   }
 }
+
+/** `hasOwnProperty.call` in `for...in` is a hidden-class check, `Object.hasOwn` a call per key. */
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** The deepest level under `start` (at level 2), skipping objects already in `seen`; iterative. */
 function deepestLevel(start: object, seen: Set<object>): number {
