@@ -23,7 +23,7 @@ import { serialize } from "node:v8";
 import { parseArgs } from "node:util";
 import { hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
 import { cloneValue } from "../src/clone.ts";
-import { TrackedFields } from "../src/field_tracking.ts";
+import { TrackedFields } from "../src/field_tracking/mod.ts";
 import { assertStorableDepth } from "../src/storable_depth.ts";
 import { fixed, markdownTable, median } from "./stats.ts";
 

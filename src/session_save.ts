@@ -13,7 +13,7 @@ import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change
 import { cloneValue } from "./clone.ts";
 import { MAX_SAVE_ATTEMPTS, resolveConflict, retryWithBackoff } from "./conflict.ts";
 import { SessionError, SessionStorageError } from "./errors.ts";
-import { TrackedFields } from "./field_tracking.ts";
+import { TrackedFields } from "./field_tracking/mod.ts";
 import { byteSize, log, logSession, since } from "./log.ts";
 import type { SessionRuntime } from "./options.ts";
 import { emptyInPlace, initialSession, resetInPlace } from "./session_data.ts";

@@ -10,11 +10,11 @@
  * deletions, additions, moves, or nothing but reads): `hasChanged` must say
  * "changed" exactly when some top-level field differs; what the storage is
  * handed (serialized, or handed over in memory) must be the session the
- * handler left; and the values read must never change.
+ * handler left; and the storage's own objects must never change.
  */
 import assert from "node:assert/strict";
 import { isBoxed, setOwn } from "../src/clone.ts";
-import { EAGER_SLOTS, TrackedFields } from "../src/field_tracking.ts";
+import { EAGER_SLOTS, TrackedFields } from "../src/field_tracking/mod.ts";
 
 let seed = 20241;
 const random = () => {
@@ -211,7 +211,7 @@ Deno.test("field tracking agrees with what a structured clone keeps, on 4,000 ra
     if (readOnly) assert.equal(reported, false, `run ${run}: a read-only handler changed it`);
     assert.equal(written, after, `run ${run}: the storage is handed the session as left`);
     assert.equal(handed, after, `run ${run}: the session handed over is the session as left`);
-    assert.equal(fieldBytes(values), before, `run ${run}: a value read was changed`);
+    if (shared) assert.equal(fieldBytes(values), before, `run ${run}: a stored value was changed`);
   }
   assert.ok(changed > 1000, `the handlers changed ${changed} sessions: enough to mean something`);
   assert.ok(lazy > 500, `${lazy} sessions had fields read lazily: enough to mean something`);

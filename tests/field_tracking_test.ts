@@ -4,15 +4,19 @@
  * storage is handed, and the sessions left to a snapshot.
  */
 import assert from "node:assert/strict";
-import { takeSnapshot } from "../src/change_detection/mod.ts";
+import { hasChanged } from "../src/change_detection/mod.ts";
 import { cloneField, DepthError, MAX_DEPTH } from "../src/clone.ts";
-import { EAGER_SLOTS, fits, TrackedFields } from "../src/field_tracking.ts";
+import { EAGER_SLOTS, TrackedFields } from "../src/field_tracking/mod.ts";
+import { fits } from "../src/field_tracking/_size.ts";
 import { FieldComparer } from "../src/same_data.ts";
 
 type Session = Record<string, unknown>;
 
-/** An array too large to be copied before it is read. */
+/** An array too large to be handed out before it is read. */
 const large = (from = 0) => Array.from({ length: EAGER_SLOTS + 1 }, (_, i) => ({ n: from + i }));
+
+/** Both ways: the plugin's own copy (`shared: false`) and the storage's object (`shared: true`). */
+const MODES = [false, true];
 
 function track(read: object, options?: Parameters<typeof TrackedFields.track>[1]) {
   const tracked = TrackedFields.track(read, options);
@@ -28,212 +32,235 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-Deno.test("flat session: tracked in place, changed only when a value changes", () => {
-  const read = { count: 1, name: "a", off: null };
-  const { tracked, live } = track(read);
-  assert.equal(live, read, "the plugin's own copy is handed out as it is");
+Deno.test("without large fields, the plugin's own copy is left to a snapshot; the storage's is copied", () => {
+  assert.equal(TrackedFields.track({ count: 1, cart: { n: 1 } }), undefined);
+  const read = deepFreeze({ count: 1, name: "a", cart: { items: [{ n: 1 }] } });
+  const { tracked, live } = track(read, { shared: true });
+  assert.notEqual(live, read);
+  assert.notEqual(live.cart, read.cart);
+  assert.deepEqual(live, read);
   assert.equal(tracked.hasChanged(live), false);
   live.count = 1;
   assert.equal(tracked.hasChanged(live), false, "the same value again");
   live.count = 2;
   assert.equal(tracked.hasChanged(live), true);
   live.count = 1;
-  live.name = "b";
+  (live.cart as typeof read.cart).items[0].n = 2;
   assert.equal(tracked.hasChanged(live), true);
+  (live.cart as typeof read.cart).items[0].n = 1;
+  assert.equal(tracked.hasChanged(live), false, "changed back");
 });
 
-Deno.test("small object fields are copies; the values read are never changed", () => {
-  const cart = { items: [{ sku: "a", n: 1 }], when: new Date(1) };
-  const read = { count: 0, cart };
-  const { tracked, live } = track(read);
-  assert.notEqual(live.cart, cart);
-  assert.deepEqual(live.cart, cart);
-  (live.cart as typeof cart).items[0].n = 2;
-  assert.equal(cart.items[0].n, 1);
-  assert.equal(tracked.hasChanged(live), true);
-  (live.cart as typeof cart).items[0].n = 1;
-  assert.equal(tracked.hasChanged(live), false, "changed back");
-  (live.cart as typeof cart).when.setTime(2);
-  assert.equal(tracked.hasChanged(live), true, "a Date changed in place");
+Deno.test("small object fields: the plugin's own handed out as they are, the storage's copied", () => {
+  for (const shared of MODES) {
+    const cart = { items: [{ sku: "a", n: 1 }], when: new Date(1) };
+    const { tracked, live } = track({ count: 0, cart, history: large() }, { shared });
+    assert.equal(live.cart === cart, !shared, `shared: ${shared}`);
+    assert.deepEqual(live.cart, cart);
+    (live.cart as typeof cart).items[0].n = 2;
+    assert.equal(tracked.hasChanged(live), true);
+    (live.cart as typeof cart).items[0].n = 1;
+    assert.equal(tracked.hasChanged(live), false, "changed back");
+    (live.cart as typeof cart).when.setTime(2);
+    assert.equal(tracked.hasChanged(live), true, "a Date changed in place");
+  }
 });
 
 Deno.test("a large field is an accessor until read; never read, it is unchanged without a compare", () => {
-  const history = large();
-  const read = { count: 0, history, tail: "t" };
-  const { tracked, live } = track(read);
-  assert.notEqual(live, read, "accessors go on a new object");
-  const descriptor = Object.getOwnPropertyDescriptor(live, "history")!;
-  assert.equal(typeof descriptor.get, "function");
-  assert.equal(descriptor.enumerable, true);
-  assert.equal(descriptor.configurable, true);
-  assert.deepEqual(Object.keys(live), ["count", "history", "tail"]);
-  live.count = 1;
-  assert.equal(tracked.hasChanged(live), true);
-  live.count = 0;
-  assert.equal(tracked.hasChanged(live), false);
+  for (const shared of MODES) {
+    const history = large();
+    const read = { count: 0, history, tail: "t" };
+    const { tracked, live } = track(read, { shared });
+    assert.notEqual(live, read, "accessors go on a new object");
+    const descriptor = Object.getOwnPropertyDescriptor(live, "history")!;
+    assert.equal(typeof descriptor.get, "function");
+    assert.equal(descriptor.enumerable, true);
+    assert.equal(descriptor.configurable, true);
+    assert.deepEqual(Object.keys(live), ["count", "history", "tail"]);
+    live.count = 1;
+    assert.equal(tracked.hasChanged(live), true);
+    live.count = 0;
+    assert.equal(tracked.hasChanged(live), false);
 
-  const first = live.history as typeof history;
-  assert.notEqual(first, history, "a copy");
-  assert.equal(live.history, first, "the same copy on every read");
-  assert.equal(tracked.hasChanged(live), false, "read, not changed");
-  first[3].n = 99;
-  assert.equal(history[3].n, 3, "the value read is untouched");
-  assert.equal(tracked.hasChanged(live), true);
+    const first = live.history as typeof history;
+    assert.equal(first === history, !shared, "the storage's object is copied");
+    assert.equal(live.history, first, "the same object on every read");
+    assert.equal(tracked.hasChanged(live), false, "read, not changed");
+    first[3].n = 99;
+    assert.equal(tracked.hasChanged(live), true);
+  }
 });
 
 Deno.test("a session with accessors spreads, stringifies and clones like a plain object", () => {
-  const read = { count: 2, history: large(), flags: new Set(["a"]) };
-  const expected = structuredClone(read);
-  for (
-    const view of [
-      (s: Session) => ({ ...s }),
-      (s: Session) => structuredClone(s),
-      (s: Session) => JSON.parse(JSON.stringify(s)),
-      (s: Session) => Object.fromEntries(Object.entries(s)),
-    ]
-  ) {
-    const { live } = track(structuredClone(read));
-    const seen = view(live) as Session;
-    assert.deepEqual(
-      JSON.parse(JSON.stringify(seen)),
-      JSON.parse(JSON.stringify(expected)),
-    );
+  for (const shared of MODES) {
+    const read = { count: 2, history: large(), flags: new Set(["a"]) };
+    const expected = structuredClone(read);
+    for (
+      const view of [
+        (s: Session) => ({ ...s }),
+        (s: Session) => structuredClone(s),
+        (s: Session) => JSON.parse(JSON.stringify(s)),
+        (s: Session) => Object.fromEntries(Object.entries(s)),
+      ]
+    ) {
+      const { live } = track(structuredClone(read), { shared });
+      const seen = view(live) as Session;
+      assert.deepEqual(
+        JSON.parse(JSON.stringify(seen)),
+        JSON.parse(JSON.stringify(expected)),
+      );
+    }
+    const { live } = track(structuredClone(read), { shared });
+    assert.deepEqual(structuredClone(live), expected);
+    assert.deepEqual(Object.create(live).history, expected.history, "read through an heir");
   }
-  const { live } = track(structuredClone(read));
-  assert.deepEqual(structuredClone(live), expected);
-  assert.deepEqual(Object.create(live).history, expected.history, "read through an heir");
 });
 
 Deno.test("accessor fields: assigned, assigned an equal copy, deleted, replaced in place", () => {
-  const read = () => ({ a: 1, history: large(), z: 2 });
-  let { tracked, live } = track(read());
-  live.history = [];
-  assert.equal(tracked.hasChanged(live), true, "assigned");
+  for (const shared of MODES) {
+    const read = () => ({ a: 1, history: large(), z: 2 });
+    let { tracked, live } = track(read(), { shared });
+    live.history = [];
+    assert.equal(tracked.hasChanged(live), true, "assigned");
 
-  ({ tracked, live } = track(read()));
-  live.history = large();
-  assert.equal(tracked.hasChanged(live), false, "an equal value assigned");
+    ({ tracked, live } = track(read(), { shared }));
+    live.history = large();
+    assert.equal(tracked.hasChanged(live), false, "an equal value assigned");
 
-  ({ tracked, live } = track(read()));
-  delete live.history;
-  assert.equal(tracked.hasChanged(live), true, "deleted");
+    ({ tracked, live } = track(read(), { shared }));
+    delete live.history;
+    assert.equal(tracked.hasChanged(live), true, "deleted");
 
-  // Deleted and set again at the same place (the last key): a plain data
-  // property now, which the save must read instead of trusting the accessor.
-  const last = { a: 1, history: large() };
-  ({ tracked, live } = track(last));
-  delete live.history;
-  live.history = large(1);
-  assert.equal(tracked.hasChanged(live), true, "replaced by a different value");
-  ({ tracked, live } = track({ a: 1, history: large() }));
-  delete live.history;
-  live.history = large();
-  assert.equal(tracked.hasChanged(live), false, "replaced by an equal value");
+    // Deleted and set again at the same place (the last key): a plain data
+    // property now, which the save must read instead of trusting the accessor.
+    const last = { a: 1, history: large() };
+    ({ tracked, live } = track(last, { shared }));
+    delete live.history;
+    live.history = large(1);
+    assert.equal(tracked.hasChanged(live), true, "replaced by a different value");
+    ({ tracked, live } = track({ a: 1, history: large() }, { shared }));
+    delete live.history;
+    live.history = large();
+    assert.equal(tracked.hasChanged(live), false, "replaced by an equal value");
+  }
 });
 
 Deno.test("keys added, removed or moved are changes", () => {
-  for (
-    const change of [
-      (s: Session) => void (s.extra = 1),
-      (s: Session) => void delete s.a,
-      (s: Session) => {
-        const a = s.a;
-        delete s.a;
-        s.a = a;
-      },
-    ]
-  ) {
-    const { tracked, live } = track({ a: 1, history: large(), z: 2 });
-    change(live);
-    assert.equal(tracked.hasChanged(live), true, String(change));
+  for (const shared of MODES) {
+    for (
+      const change of [
+        (s: Session) => void (s.extra = 1),
+        (s: Session) => void delete s.a,
+        (s: Session) => {
+          const a = s.a;
+          delete s.a;
+          s.a = a;
+        },
+      ]
+    ) {
+      const { tracked, live } = track({ a: 1, history: large(), z: 2 }, { shared });
+      change(live);
+      assert.equal(tracked.hasChanged(live), true, String(change));
+    }
   }
 });
 
 Deno.test("changes inside Map, Set, Date and typed arrays of large fields are seen", () => {
-  const read = () => ({
-    big: {
-      list: large(),
-      map: new Map([["k", 1]]),
-      set: new Set([1]),
-      when: new Date(5),
-      bytes: new Uint8Array([1, 2, 3]),
-    },
-  });
-  type Big = ReturnType<typeof read>["big"];
-  for (
-    const change of [
-      (b: Big) => void b.map.set("k", 2),
-      (b: Big) => void b.set.add(2),
-      (b: Big) => void b.when.setTime(6),
-      (b: Big) => void (b.bytes[1] = 9),
-    ]
-  ) {
-    const { tracked, live } = track(read());
-    assert.equal(tracked.hasChanged(live), false);
-    change(live.big as Big);
-    assert.equal(tracked.hasChanged(live), true, String(change));
+  for (const shared of MODES) {
+    const read = () => ({
+      big: {
+        list: large(),
+        map: new Map([["k", 1]]),
+        set: new Set([1]),
+        when: new Date(5),
+        bytes: new Uint8Array([1, 2, 3]),
+      },
+    });
+    type Big = ReturnType<typeof read>["big"];
+    for (
+      const change of [
+        (b: Big) => void b.map.set("k", 2),
+        (b: Big) => void b.set.add(2),
+        (b: Big) => void b.when.setTime(6),
+        (b: Big) => void (b.bytes[1] = 9),
+      ]
+    ) {
+      const { tracked, live } = track(read(), { shared });
+      assert.equal(tracked.hasChanged(live), false);
+      change(live.big as Big);
+      assert.equal(tracked.hasChanged(live), true, String(change));
+    }
   }
 });
 
 Deno.test("a frozen session keeps its accessors readable and refuses assignments", () => {
-  const { tracked, live } = track({ history: large() });
-  Object.freeze(live);
-  assert.equal((live.history as unknown[]).length, EAGER_SLOTS + 1);
-  assert.throws(() => (live.history = []), TypeError);
-  assert.equal(tracked.hasChanged(live), false);
+  for (const shared of MODES) {
+    const { tracked, live } = track({ history: large() }, { shared });
+    Object.freeze(live);
+    assert.equal((live.history as unknown[]).length, EAGER_SLOTS + 1);
+    assert.throws(() => (live.history = []), TypeError);
+    assert.equal(tracked.hasChanged(live), false);
+  }
 });
 
 Deno.test("whileStoring: fields not read are handed over as read, without copies", () => {
-  const history = large();
-  const log = large(100);
-  const read = { count: 0, history, log };
-  const { tracked, live } = track(read);
-  (live.log as typeof log)[0].n = -1;
-  live.count = 1;
-  // The depth check runs inside the storage call (the encoding does it) and must not end it.
-  const written = tracked.whileStoring(live, () => (tracked.checkDepth(live), { ...live }));
-  assert.equal(written.history, history, "not read: the value read itself");
-  assert.equal(written.log, live.log, "read: the handler's copy");
-  assert.notEqual(live.history, history, "after the storage call, reads get copies again");
+  for (const shared of MODES) {
+    const history = large();
+    const log = large(100);
+    const read = { count: 0, history, log };
+    const { tracked, live } = track(read, { shared });
+    (live.log as typeof log)[0].n = -1;
+    live.count = 1;
+    // The depth check runs inside the storage call (the encoding does it) and must not end it.
+    const written = tracked.whileStoring(live, () => (tracked.checkDepth(live), { ...live }));
+    assert.equal(written.history, history, "not read: the value read itself");
+    assert.equal(written.log, live.log, "read: the handler's copy");
+    if (shared) assert.notEqual(live.history, history, "after the storage call, reads copy again");
+    else assert.equal(live.history, history, "after the storage call, handed out as it is");
+  }
 });
 
 Deno.test("handOver: fields never read as read, the others copied together", () => {
-  const history = large();
-  const read = { count: 0, history, log: large(100), a: { n: 1 }, b: [] as unknown[] };
-  const { tracked, live } = track(read);
-  live.count = 1;
-  live.b = [live.a];
-  (live.log as Array<{ n: number }>)[0].n = -1;
-  const { value, tangled } = tracked.handOver() as { value: Session; tangled: boolean };
-  assert.deepEqual(Object.keys(value), ["count", "history", "log", "a", "b"]);
-  assert.equal(value.history, history, "never read: the value read itself");
-  assert.notEqual(value.log, live.log, "read: a copy of the handler's");
-  assert.deepEqual(value.log, live.log);
-  assert.equal(value.a, (value.b as unknown[])[0], "objects the copies share stay shared");
-  assert.equal(tangled, true);
-  assert.equal(track({ n: 1, history: large() }).tracked.handOver().tangled, false);
-  const self = track({ n: 1, history: large() });
-  self.live.me = { session: self.live };
-  const handed = self.tracked.handOver();
-  const me = (handed.value as Session).me as Session;
-  assert.equal(me.session, handed.value, "the session stands for itself");
-  assert.equal(handed.tangled, true);
-  self.live.fn = () => 1;
-  assert.throws(() => self.tracked.handOver(), TypeError);
+  for (const shared of MODES) {
+    const history = large();
+    const read = { count: 0, history, log: large(100), a: { n: 1 }, b: [] as unknown[] };
+    const { tracked, live } = track(read, { shared });
+    live.count = 1;
+    live.b = [live.a];
+    (live.log as Array<{ n: number }>)[0].n = -1;
+    const { value, tangled } = tracked.handOver() as { value: Session; tangled: boolean };
+    assert.deepEqual(Object.keys(value), ["count", "history", "log", "a", "b"]);
+    assert.equal(value.history, history, "never read: the value read itself");
+    assert.notEqual(value.log, live.log, "read: a copy of the handler's");
+    assert.deepEqual(value.log, live.log);
+    assert.equal(value.a, (value.b as unknown[])[0], "objects the copies share stay shared");
+    assert.equal(tangled, true);
+    assert.equal(track({ n: 1, history: large() }, { shared }).tracked.handOver().tangled, false);
+    const self = track({ n: 1, history: large() }, { shared });
+    self.live.me = { session: self.live };
+    const handed = self.tracked.handOver();
+    const me = (handed.value as Session).me as Session;
+    assert.equal(me.session, handed.value, "the session stands for itself");
+    assert.equal(handed.tangled, true);
+    self.live.fn = () => 1;
+    assert.throws(() => self.tracked.handOver(), TypeError);
+  }
 });
 
 Deno.test("checkDepth: fields handed out are checked; too deep throws DepthError naming the field", () => {
-  const { tracked, live } = track({ count: 0, history: large() });
-  let deep: Session = {};
-  for (let i = 0; i < MAX_DEPTH + 5; i++) deep = { next: deep };
-  live.chain = deep;
-  assert.throws(() => tracked.checkDepth(live), (error) => {
-    assert.ok(error instanceof DepthError);
-    assert.equal(error.field, "chain");
-    return true;
-  });
-  delete live.chain;
-  tracked.checkDepth(live);
+  for (const shared of MODES) {
+    const { tracked, live } = track({ count: 0, history: large() }, { shared });
+    let deep: Session = {};
+    for (let i = 0; i < MAX_DEPTH + 5; i++) deep = { next: deep };
+    live.chain = deep;
+    assert.throws(() => tracked.checkDepth(live), (error) => {
+      assert.ok(error instanceof DepthError);
+      assert.equal(error.field, "chain");
+      return true;
+    });
+    delete live.chain;
+    tracked.checkDepth(live);
+  }
 });
 
 Deno.test("track: stored data nested too deep in a large field is a DepthError, unless its depth is known", () => {
@@ -255,10 +282,10 @@ Deno.test("track: arrays and sessions that contain themselves are left to a snap
   assert.equal(TrackedFields.track(small), undefined);
 });
 
-Deno.test("depth known: a field that reaches the session holds the live session once read", () => {
+Deno.test("the storage's object: a field that reaches the session holds the live session once read", () => {
   const read: Session = { n: 1 };
   read.self = { root: read, list: large() };
-  const { tracked, live } = track(read, { depthKnown: true });
+  const { tracked, live } = track(read, { shared: true, depthKnown: true });
   assert.equal((live.self as Session).root, live);
   assert.equal(tracked.hasChanged(live), false);
   (live.self as Session).root = { ...live };
@@ -288,33 +315,40 @@ Deno.test("live: a $clear() fills the session object handlers hold", () => {
 });
 
 Deno.test("objects two top-level fields share stay shared; with large fields, left to a snapshot", () => {
-  const shared = { n: 1 };
-  const { tracked, live } = track({ a: shared, b: shared });
+  const both = { n: 1 };
+  const { tracked, live } = track({ a: both, b: both }, { shared: true });
   assert.equal(live.a, live.b);
-  assert.notEqual(live.a, shared);
-  (live.a as typeof shared).n = 2;
+  assert.notEqual(live.a, both);
+  (live.a as typeof both).n = 2;
   assert.equal(tracked.hasChanged(live), true);
-  // Large fields are copied one at a time: sharing could not be kept.
+  // Large fields are handed out one at a time: sharing could not be kept.
   const list = large();
   assert.equal(TrackedFields.track({ a: list, b: { list } }), undefined);
   assert.ok(TrackedFields.track({ a: large(), b: { list: large() } }));
 });
 
 Deno.test("an assigned session object is compared field by field with the one read", () => {
-  const { tracked } = track({ count: 1, history: large() });
-  assert.equal(tracked.hasChanged({ count: 1, history: large() }), false);
-  assert.equal(tracked.hasChanged({ count: 1, history: large(1) }), true);
-  assert.equal(tracked.hasChanged({ history: large(), count: 1 }), true, "order");
+  for (const shared of MODES) {
+    const { tracked } = track({ count: 1, history: large() }, { shared });
+    assert.equal(tracked.hasChanged({ count: 1, history: large() }), false);
+    assert.equal(tracked.hasChanged({ count: 1, history: large(1) }), true);
+    assert.equal(tracked.hasChanged({ history: large(), count: 1 }), true, "order");
+  }
 });
 
 Deno.test("snapshot: the session as read, whatever the handlers changed", () => {
-  const read = { count: 1, cart: { n: 1 }, history: large() };
-  const expected = takeSnapshot(structuredClone(read));
-  const { tracked, live } = track(read);
-  live.count = 2;
-  (live.cart as { n: number }).n = 2;
-  (live.history as unknown[]).pop();
-  assert.deepEqual(tracked.snapshot(), expected);
+  for (const shared of MODES) {
+    const read = { count: 1, cart: { n: 1 }, history: large() };
+    const original = structuredClone(read);
+    const { tracked, live } = track(read, { shared });
+    live.count = 2;
+    (live.cart as { n: number }).n = 2;
+    (live.history as unknown[]).pop();
+    const snapshot = tracked.snapshot();
+    assert.deepEqual(snapshot.keys, ["count", "cart", "history"]);
+    assert.equal(hasChanged(snapshot, original), false);
+    assert.equal(hasChanged(snapshot, { ...original, count: 2 }), true);
+  }
 });
 
 Deno.test("fits: counts keys, items and entries, stops at the budget, survives cycles", () => {

@@ -1,0 +1,58 @@
+/**
+ * The accessors of large session fields (field_tracking/mod.ts): one getter
+ * and setter per field name, shared by every session object, which find the
+ * session's tracking in a WeakMap. A getter made per session would give each
+ * session object its own hidden class, and V8 would turn them into slow
+ * dictionaries (and `for...in` loops over them with them).
+ *
+ * @module
+ */
+
+/** What an accessor asks: the field's value, or to assign it. */
+export interface AccessorOwner {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+}
+
+const owners = new WeakMap<object, AccessorOwner>();
+
+/** Shared accessors per field name (at most `MAX_SHARED` names; others get their own). */
+const accessors = new Map<string, PropertyDescriptor>();
+const MAX_SHARED = 1024;
+
+/**
+ * Defines field `key` of `session` as an own, enumerable, configurable
+ * accessor that `owner` answers (spread, `JSON.stringify`, `structuredClone`
+ * and `Object.keys` see it as a field).
+ */
+export function defineAccessor(session: object, key: string, owner: AccessorOwner): void {
+  owners.set(session, owner);
+  Object.defineProperty(session, key, accessorFor(key));
+}
+
+function accessorFor(key: string): PropertyDescriptor {
+  let accessor = accessors.get(key);
+  if (accessor === undefined) {
+    accessor = {
+      get(this: object) {
+        return ownerOf(this).get(key);
+      },
+      set(this: object, value: unknown) {
+        ownerOf(this).set(key, value);
+      },
+      enumerable: true,
+      configurable: true,
+    };
+    if (accessors.size < MAX_SHARED) accessors.set(key, accessor);
+  }
+  return accessor;
+}
+
+/** The owner of a session object's accessors, or of the session an object inherits from. */
+function ownerOf(object: object): AccessorOwner {
+  for (let at: object | null = object; at !== null; at = Object.getPrototypeOf(at)) {
+    const found = owners.get(at);
+    if (found !== undefined) return found;
+  }
+  throw new TypeError("A session field accessor was called on an object that is not a session.");
+}

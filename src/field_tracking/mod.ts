@@ -1,0 +1,302 @@
+/**
+ * Change detection that costs what the handlers touch, not what the session
+ * holds. Each top-level field is followed on its own; a large object field
+ * (a long history) is handed out only when first read: until then it is an
+ * accessor (own, enumerable, configurable: spread, `JSON.stringify`,
+ * `structuredClone` and `Object.keys` see a field) and, never read, it is
+ * unchanged without any work. Two ways, by who owns the session as read:
+ *
+ * - The plugin's own copy (Deno KV, Redis and other storages that hand out
+ *   copies): fields are handed out as they are, each object field with a
+ *   print (change_detection/) taken then, compared at the save. Small fields
+ *   are printed at once (an accessor costs more than a small print); a
+ *   session without large fields is left to a snapshot of the whole.
+ * - The storage's own objects (in memory): never handed out nor changed.
+ *   Handlers get copies (small fields at once, large ones when first read),
+ *   compared at the save with the values read (same_data.ts).
+ *
+ * The storage is handed the session object itself (while it serializes or
+ * copies it, fields never read give their values as read, without a copy),
+ * or in memory a new object sharing the fields never read
+ * ({@linkcode TrackedFields.handOver}).
+ *
+ * Fields handed out on their own would no longer share objects, nor hold the
+ * session itself: a session that does either is compared whole (a
+ * snapshot), and an in-memory one copied whole first. Copies made together
+ * keep both.
+ *
+ * @module
+ */
+
+import { hasChanged, type Snapshot, takeSnapshot } from "../change_detection/mod.ts";
+import { cloneField, FieldCopier, setOwn } from "../clone.ts";
+import { FieldComparer } from "../same_data.ts";
+import { assertStorableDepth, storableShape } from "../storable_depth.ts";
+import { type AccessorOwner, defineAccessor } from "./_accessors.ts";
+import { fits } from "./_size.ts";
+
+/** Object fields with at most this many slots (keys, items, entries) are handed out at once. */
+export const EAGER_SLOTS = 48;
+
+/** An accessor field neither read nor assigned: unchanged. */
+const UNREAD: unique symbol = Symbol("unread");
+/** What an accessor returns while the save checks that it is still in place. */
+const PROBE: unique symbol = Symbol("probe");
+
+/** How {@linkcode TrackedFields.track} takes a session. */
+export interface TrackOptions {
+  /** The session object to fill (emptied), for a `$clear()`; else a new one. */
+  live?: object;
+  /** The storage's own object: never handed out nor changed (handlers get copies). */
+  shared?: boolean;
+  /** The storage holds nothing nested deeper than a session may be (no depth check here). */
+  depthKnown?: boolean;
+}
+
+/** The top-level fields of one session as read, and what the handlers did with them. */
+export class TrackedFields implements AccessorOwner {
+  /** The object handlers hold. */
+  readonly live: Record<string, unknown>;
+  /** The session object as read: where a field refers to it, it stands for {@linkcode live}. */
+  readonly #root: object;
+  readonly #shared: boolean;
+  readonly #keys: string[];
+  /** Per field: its value as read (unchanged unless handed out as it is, with a print). */
+  readonly #read: unknown[];
+  /** Per field handed out as it is: its print then. */
+  readonly #prints: (Snapshot | undefined)[];
+  /** Per field: for an accessor, `UNREAD` or the value it holds; `undefined` for a data property. */
+  readonly #held: unknown[];
+  /** What accessors give: `PROBE` while the save checks them, values as read while storing. */
+  #mode: "handler" | "probe" | "store" = "handler";
+
+  private constructor(
+    live: object,
+    root: object,
+    shared: boolean,
+    keys: string[],
+    read: unknown[],
+  ) {
+    this.live = live as Record<string, unknown>;
+    this.#root = root;
+    this.#shared = shared;
+    this.#keys = keys;
+    this.#read = read;
+    this.#prints = new Array(keys.length);
+    this.#held = new Array(keys.length);
+  }
+
+  /**
+   * Tracks the session `read`; handlers get {@linkcode live}. `undefined`
+   * when a snapshot of the whole does better or must: an array, the plugin's
+   * own copy without large fields, a session with large fields that shares
+   * objects between fields or contains itself. Throws a `DepthError` for
+   * data nested deeper than a storage reads back (large fields are walked
+   * for it here unless `depthKnown`).
+   */
+  static track(read: object, options: TrackOptions = {}): TrackedFields | undefined {
+    if (Array.isArray(read)) return undefined;
+    const shared = options.shared ?? false;
+    const record = read as Record<string, unknown>;
+    const keys = Object.keys(record);
+    const values = new Array<unknown>(keys.length);
+    let large: boolean[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i] = record[keys[i]];
+      if (typeof value === "object" && value !== null && !fits(value, EAGER_SLOTS)) {
+        (large ??= [])[i] = true;
+      }
+    }
+    if (!large && !shared) return undefined;
+    if (large && !options.depthKnown) {
+      const shape = storableShape(read);
+      if (shape.containsItself || shape.fieldsShare) return undefined;
+    }
+    // Accessors are added to a new object: redefining a data property as one
+    // would turn the object into a dictionary.
+    const tracked = new TrackedFields(options.live ?? {}, read, shared, keys, values);
+    const live = tracked.live;
+    let copier: FieldCopier | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const value = values[i];
+      if (large?.[i]) {
+        tracked.#held[i] = UNREAD;
+        defineAccessor(live, key, tracked);
+      } else if (typeof value !== "object" || value === null) setOwn(live, key, value);
+      else if (shared) setOwn(live, key, (copier ??= new FieldCopier(read, live)).copy(value, key));
+      else setOwn(live, key, tracked.#handOut(i, value));
+    }
+    return tracked;
+  }
+
+  /** Field `i` handed out as it is (the plugin's own copy): printed now. */
+  #handOut(i: number, value: unknown): unknown {
+    this.#prints[i] = takeSnapshot(fieldOf(this.#keys[i], value));
+    return value;
+  }
+
+  /** What accessor `key` gives. */
+  get(key: string): unknown {
+    const i = this.#keys.indexOf(key);
+    let value = this.#held[i];
+    if (this.#mode !== "handler") {
+      return this.#mode === "probe" ? PROBE : value === UNREAD ? this.#read[i] : value;
+    }
+    if (value === UNREAD) {
+      const read = this.#read[i];
+      value = this.#held[i] = this.#shared
+        ? cloneField(read, key, this.#root, this.live)
+        : this.#handOut(i, read);
+    }
+    return value;
+  }
+
+  /** Assigns accessor `key`. */
+  set(key: string, value: unknown): void {
+    if (Object.isFrozen(this.live)) {
+      throw new TypeError(`Cannot assign to read only property '${key}' of object`);
+    }
+    this.#held[this.#keys.indexOf(key)] = value;
+  }
+
+  /**
+   * The value of field `i` (named `key`) in the live object: `UNREAD` for an
+   * accessor not used yet. An accessor replaced by the handler (deleted and
+   * set again) reads as what replaced it.
+   */
+  #current(i: number, key: string): unknown {
+    if (this.#held[i] === undefined) return this.live[key];
+    const mode = this.#mode;
+    this.#mode = "probe";
+    let value: unknown;
+    try {
+      value = this.live[key];
+    } finally {
+      this.#mode = mode;
+    }
+    return value === PROBE ? this.#held[i] : value;
+  }
+
+  /** Whether `data` (the live object, or one assigned in its place) differs from the session as read. */
+  hasChanged(data: object): boolean {
+    const record = data as Record<string, unknown>;
+    const keys = Object.keys(record);
+    const read = this.#keys;
+    if (keys.length !== read.length) return true;
+    const own = data === this.live;
+    let comparer: FieldComparer | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      if (key !== read[i]) return true;
+      const value = own ? this.#current(i, key) : record[key];
+      if (value === UNREAD) continue;
+      const before = this.#read[i];
+      if (typeof value !== "object" || value === null) {
+        if (!Object.is(value, before)) return true;
+        continue;
+      }
+      const print = this.#prints[i];
+      if (print) {
+        if (hasChanged(print, fieldOf(key, value))) return true;
+      } else if (!(comparer ??= new FieldComparer(data, this.#root)).equal(value, before)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The fields of the live object: per key, its value, or the value as read for one never read. */
+  #fields(): LiveFields {
+    const read = this.#keys;
+    const keys = Object.keys(this.live);
+    const values = new Array<unknown>(keys.length);
+    const asRead = new Array<boolean>(keys.length);
+    for (let j = 0; j < keys.length; j++) {
+      const i = read[j] === keys[j] ? j : read.indexOf(keys[j]);
+      const value = i === -1 ? this.live[keys[j]] : this.#current(i, keys[j]);
+      asRead[j] = value === UNREAD;
+      values[j] = value === UNREAD ? this.#read[i] : value;
+    }
+    return { keys, values, asRead };
+  }
+
+  /** The object fields of the live object that were handed out, by key (for walks). */
+  #handedOut(): { fields: LiveFields; walked: Record<string, unknown> } {
+    const fields = this.#fields();
+    const walked: Record<string, unknown> = {};
+    fields.keys.forEach((key, j) => {
+      const value = fields.values[j];
+      if (!fields.asRead[j] && typeof value === "object" && value !== null) {
+        setOwn(walked, key, value);
+      }
+    });
+    return { fields, walked };
+  }
+
+  /**
+   * Throws a `DepthError` when `data` nests deeper than a storage reads
+   * back. Fields never read are as read, and not walked again.
+   */
+  checkDepth(data: object): void {
+    if (data !== this.live) assertStorableDepth(data);
+    else assertStorableDepth(this.#handedOut().walked, this.live);
+  }
+
+  /**
+   * Runs `write`, the storage call that serializes or copies `data`: while it
+   * runs, fields never read give their values as read, so that nothing is
+   * copied for it. (Where the storage reads them later, they give copies.)
+   */
+  whileStoring<T>(data: object, write: () => T): T {
+    if (data !== this.live) return write();
+    this.#mode = "store";
+    try {
+      return write();
+    } finally {
+      this.#mode = "handler";
+    }
+  }
+
+  /**
+   * The session handed over to a storage that keeps objects as they are (in
+   * memory): fields never read are the values read (no copy: both sides only
+   * read them), the others copies, made together so that objects they share
+   * stay shared (comparing each with the value read first, to keep that one
+   * when equal, costs as much as the copy). `tangled`: the copies share
+   * objects between fields or reach the session itself. Throws a
+   * `DepthError` for data nested deeper than a storage reads back.
+   */
+  handOver(): { value: object; tangled: boolean } {
+    const { fields: { keys, values, asRead }, walked } = this.#handedOut();
+    const shape = storableShape(walked, this.live);
+    const out: Record<string, unknown> = {};
+    const copier = new FieldCopier(this.live, out);
+    for (let j = 0; j < keys.length; j++) {
+      setOwn(out, keys[j], asRead[j] ? values[j] : copier.copy(values[j], keys[j]));
+    }
+    return { value: out, tangled: shape.fieldsShare || shape.containsItself };
+  }
+
+  /** A snapshot of the session as read, for the rare paths that compare whole sessions (conflicts). */
+  snapshot(): Snapshot {
+    const prints = this.#keys.map((key, i) =>
+      (this.#prints[i] ?? takeSnapshot(fieldOf(key, this.#read[i]))).prints[0]
+    );
+    return { keys: this.#keys, prints };
+  }
+}
+
+/** The live object's fields, in order; `asRead`: a field never read, given as read. */
+interface LiveFields {
+  keys: string[];
+  values: unknown[];
+  asRead: boolean[];
+}
+
+/** An object with the one field `key`, to print or compare a field on its own. */
+function fieldOf(key: string, value: unknown): Record<string, unknown> {
+  const field: Record<string, unknown> = {};
+  setOwn(field, key, value);
+  return field;
+}
