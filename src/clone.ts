@@ -8,6 +8,8 @@
  * @module
  */
 
+import { isIndex, pathTo } from "./value_path.ts";
+
 /**
  * How deeply a session may nest (the session object is level 1). Reading back
  * is recursive in every storage: V8's deserializer (Deno KV, chunked
@@ -102,18 +104,13 @@ export function namedArrayKeys(array: readonly unknown[]): string[] | undefined 
   return first === keys.length ? undefined : keys.slice(first);
 }
 
-function isIndex(key: string): boolean {
-  const n = Number(key);
-  return Number.isInteger(n) && n >= 0 && n < 2 ** 32 - 1 && String(n) === key;
-}
-
 /** A `Number`, `String`, `Boolean` or `BigInt` object (`new Number(1)`). */
 export function isBoxed(value: object): boolean {
   return value instanceof Number || value instanceof String || value instanceof Boolean ||
     value instanceof BigInt;
 }
 
-/** What the copier met that no storage can hold; its path is looked up only then. */
+/** What the copier met that no storage can hold; its path (value_path.ts) is looked up only then. */
 class Unstorable {
   constructor(readonly value: unknown) {}
 }
@@ -222,48 +219,6 @@ class Cloner {
  * `Object.hasOwn` is a call per key (see change_detection/_tape.ts).
  */
 const hasOwn = Object.prototype.hasOwnProperty;
-
-/**
- * The path of `target` inside `value` (named `path`), in the order the
- * copier walks: `a.b`, `list[0]`, `map<key>`, `map<value>`, `set<item>`.
- */
-function pathTo(
-  value: unknown,
-  target: unknown,
-  path: string,
-  seen = new Set<object>(),
-): string | undefined {
-  if (value === target) return path;
-  if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
-  seen.add(value);
-  const into = (child: unknown, at: string) => pathTo(child, target, at, seen);
-  if (value instanceof Map) {
-    for (const [k, v] of value) {
-      const found = into(k, `${path}<key>`) ?? into(v, `${path}<value>`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (value instanceof Set) {
-    for (const item of value) {
-      const found = into(item, `${path}<item>`);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  const record = value as Record<string, unknown>;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
-    const at = Array.isArray(value) && isIndex(key)
-      ? `${path}[${key}]`
-      : path
-      ? `${path}.${key}`
-      : key;
-    const found = into(record[key], at);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
 
 function remember<T>(
   copies: Map<object, unknown>,

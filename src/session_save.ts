@@ -1,27 +1,31 @@
 /**
  * The storage side of one session in one update: what was read (the storage
- * version to compare-and-set against, the data version, the snapshot that
- * changes are measured against), and the save when the handlers are done:
- * a write only if the session changed, the delete of a cleared one, and,
+ * version to compare-and-set against, the data version, what changes are
+ * measured against: session_base.ts), and the save when the handlers are
+ * done: a write only if the session changed, the delete of a cleared one, and,
  * when another process saved meanwhile, the `onConflict` policy with its
  * retries (conflict.ts).
  *
  * @module
  */
 
-import { changedFields, hasChanged, type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
-import { cloneValue } from "./clone.ts";
+import { changedFields, takeSnapshot } from "./change_detection/mod.ts";
 import { MAX_SAVE_ATTEMPTS, resolveConflict, retryWithBackoff } from "./conflict.ts";
 import { SessionError, SessionStorageError } from "./errors.ts";
-import { TrackedFields } from "./field_tracking/mod.ts";
 import { byteSize, log, logSession, since } from "./log.ts";
 import type { SessionRuntime } from "./options.ts";
-import { emptyInPlace, initialSession, resetInPlace } from "./session_data.ts";
-import { storedObjectsOf } from "./storages/memory.ts";
-import { deleteStored, handOverStored, rereadStored, writeStored } from "./session_io.ts";
+import {
+  changedSince,
+  handOut,
+  type SessionBase,
+  snapshotOf,
+  writeSession,
+} from "./session_base.ts";
+import { initialSession } from "./session_data.ts";
+import { deleteStored, rereadStored } from "./session_io.ts";
 import { isVersionedStorage, type VersionedStorage } from "./storage.ts";
 import { bounded } from "./storage_timeout.ts";
-import { type DecodedSession, decodeSession, encodeSession } from "./stored_value.ts";
+import { type DecodedSession, decodeSession } from "./stored_value.ts";
 
 /** The session a save writes (`data`: after a merge, what was stored; `context`: what `initial()` gets). */
 export interface SavedSession {
@@ -33,11 +37,8 @@ export interface SavedSession {
 export class SessionSave {
   /** Whether the session handed out came from storage (not `initial()`). */
   existed = false;
-  /**
-   * What changes are measured against: the session as read (by field, or a
-   * snapshot of the whole), or as last saved.
-   */
-  #base: TrackedFields | Snapshot | undefined;
+  /** What changes are measured against: the session as read, or as last saved. */
+  #base: SessionBase | undefined;
   /** Storage version the data was read at: `undefined` without compare-and-set, `null` when absent. */
   #version: string | null | undefined;
   /** The `migrations` version the stored data was at, kept when this plugin has none. */
@@ -50,7 +51,7 @@ export class SessionSave {
    * The session as read, kept by the first `$clear()`: another process's save
    * is judged against it, so a clear never erases that save nor merges it back.
    */
-  #clearedBase: TrackedFields | Snapshot | undefined;
+  #clearedBase: SessionBase | undefined;
   /**
    * The lock was given up before the save (taken away after `lockTimeout`,
    * or let go while the handler waited for a later update): others may have
@@ -76,29 +77,10 @@ export class SessionSave {
     this.#mustSave = decoded.migrated;
   }
 
-  /**
-   * A session to hand out: the plugin's own copy, or with `shared` the
-   * storage's object itself (never changed; `tangled`: its fields share
-   * objects or it contains itself). Returns the object handlers get (changes
-   * are measured from here). `live`: the session object to fill instead
-   * (emptied first), for a `$clear()`.
-   */
+  /** A session to hand out (see handOut): the object handlers get; changes are measured from here. */
   adopted(data: object, live?: object, shared?: { tangled: boolean }): object {
-    if (live) emptyInPlace(live);
-    // Tracked by field, the stored object's fields are only read (its depth
-    // was checked when stored); tangled, the session is copied whole first.
-    const read = shared?.tangled ? cloneValue(data) : data;
-    const stored = shared !== undefined && read === data;
-    const tracked = TrackedFields.track(read, { live, shared: stored, depthKnown: stored });
-    if (tracked) {
-      this.#base = tracked;
-      return tracked.live;
-    }
-    // An array, or a session that contains itself: a snapshot of the whole.
-    const own = stored ? cloneValue(read) : read;
-    if (live) resetInPlace(live, own);
-    const session = live ?? own;
-    this.#base = takeSnapshot(session);
+    const { session, base } = handOut(data, live, shared);
+    this.#base = base;
     return session;
   }
 
@@ -144,8 +126,7 @@ export class SessionSave {
     const data = this.#session.data;
     const base = this.#base;
     if (!data || !base) return;
-    const changed = base instanceof TrackedFields ? base.hasChanged(data) : hasChanged(base, data);
-    if (this.#mustSave || changed) return this.#save(data);
+    if (this.#mustSave || changedSince(base, data)) return this.#save(data);
     if (this.#cleared) return this.#delete();
     if (log.enabled) this.#log("skip save (unchanged)");
   }
@@ -286,33 +267,8 @@ export class SessionSave {
     return initialSession(this.#runtime, this.#session.context);
   }
 
-  /**
-   * Encodes and writes `data` (at `version`, see writeStored). Fields the
-   * handlers never read go to the storage as read: no copy, no second walk.
-   */
   #write(data: object, version: string | null | undefined): boolean | Promise<boolean> {
-    const { storage } = this.#runtime;
-    const base = this.#base;
-    const tracked = base instanceof TrackedFields ? base : undefined;
-    if (tracked && data === tracked.live && storedObjectsOf(storage)) {
-      // In memory: the session handed over, copying only what handlers had.
-      let tangled = false;
-      const encoded = this.#encode(data, () => {
-        const handed = tracked.handOver();
-        tangled = handed.tangled;
-        return handed.value;
-      });
-      return handOverStored(this.#runtime, this.#key, encoded, version, tangled)!;
-    }
-    const write = () => {
-      const storable = tracked && ((d: object) => (tracked.checkDepth(d), d));
-      return writeStored(this.#runtime, this.#key, this.#encode(data, storable), version);
-    };
-    return tracked ? tracked.whileStoring(data, write) : write();
-  }
-
-  #encode(data: object, storable?: (data: object) => object): unknown {
-    return encodeSession(data, this.#key, this.#runtime, this.#storedVersion, storable);
+    return writeSession(this.#runtime, this.#key, this.#base, data, version, this.#storedVersion);
   }
 
   #saved(stored: object, start: number, conflicts: number): void {
@@ -347,9 +303,4 @@ export class SessionSave {
   #log(format: string, ...args: unknown[]): void {
     logSession(this.#runtime.property, this.#key, format, ...args);
   }
-}
-
-/** A snapshot of what changes are measured against, for the conflict paths. */
-function snapshotOf(base: TrackedFields | Snapshot): Snapshot {
-  return base instanceof TrackedFields ? base.snapshot() : base;
 }
