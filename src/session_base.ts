@@ -10,7 +10,7 @@
 
 import { hasChanged, type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
 import { cloneValue } from "./clone.ts";
-import { TrackedFields } from "./field_tracking/mod.ts";
+import { isFlat, TrackedFields } from "./field_tracking/mod.ts";
 import type { SessionRuntime } from "./options.ts";
 import { emptyInPlace, resetInPlace } from "./session_data.ts";
 import { handOverStored, writeStored } from "./session_io.ts";
@@ -37,9 +37,12 @@ export function handOut(
   // was checked when stored); tangled, the session is copied whole first.
   const read = shared?.tangled ? cloneValue(data) : data;
   const stored = shared !== undefined && read === data;
-  const tracked = TrackedFields.track(read, { live, shared: stored, depthKnown: stored });
-  if (tracked) return { session: tracked.live, base: tracked };
-  // An array, a session that contains itself, or small: a snapshot of the whole.
+  if (!isFlat(read)) {
+    const tracked = TrackedFields.track(read, { live, shared: stored, depthKnown: stored });
+    if (tracked) return { session: tracked.live, base: tracked };
+  }
+  // Flat or small (most sessions), an array, or a session that contains
+  // itself: a snapshot of the whole, as before field tracking.
   const own = stored ? cloneValue(read) : read;
   if (live) resetInPlace(live, own);
   const session = live ?? own;

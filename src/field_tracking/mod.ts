@@ -88,9 +88,9 @@ export class TrackedFields implements AccessorOwner {
 
   /**
    * Tracks the session `read`; handlers get {@linkcode live}. `undefined`
-   * when a snapshot of the whole does better or must: an array, the plugin's
-   * own copy without large fields, a session with large fields that shares
-   * objects between fields or contains itself. Throws a `DepthError` for
+   * when a snapshot of the whole does better or must: an array, the
+   * plugin's own copy without large fields, a session with large fields that shares objects between fields
+   * or contains itself. Throws a `DepthError` for
    * data nested deeper than a storage reads back (large fields are walked
    * for it here unless `depthKnown`).
    */
@@ -292,6 +292,19 @@ interface LiveFields {
   keys: string[];
   values: unknown[];
   asRead: boolean[];
+}
+
+/**
+ * Whether no field of `data` holds an object (most sessions): a copy and a
+ * snapshot of the whole cost less than tracking its fields.
+ */
+export function isFlat(data: object): boolean {
+  const record = data as Record<string, unknown>;
+  for (const key in record) {
+    const value = record[key];
+    if (typeof value === "object" && value !== null) return false;
+  }
+  return true;
 }
 
 /** An object with the one field `key`, to print or compare a field on its own. */
