@@ -20,10 +20,9 @@
  */
 
 import { serialize } from "node:v8";
-import process from "node:process";
 import { parseArgs } from "node:util";
 import * as ours from "../src/change_detection/mod.ts";
-import { fixed, markdownTable, median } from "./stats.ts";
+import { cpuMicroseconds, fixed, markdownTable, median, type Sample } from "./stats.ts";
 
 /** One snapshot-and-compare implementation: `run` snapshots and compares once. */
 interface Detector {
@@ -139,17 +138,6 @@ export function sampleSession(shape: Shape, bytes: number): Record<string, unkno
   for (let i = 0; serialize(data).byteLength < bytes; i++) grow(i);
   return data;
 }
-
-/** One sample: ns per call, in process CPU time and in wall time. */
-interface Sample {
-  cpu: number;
-  wall: number;
-}
-
-const cpuMicroseconds = () => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
 
 /** `ops` calls of `detector.run(data)` in a row. */
 function time(detector: Detector, data: Record<string, unknown>, ops: number): Sample {

@@ -18,7 +18,6 @@
  * @module
  */
 
-import process from "node:process";
 import { serialize } from "node:v8";
 import { parseArgs } from "node:util";
 import { hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
@@ -26,7 +25,7 @@ import { cloneValue } from "../src/clone.ts";
 import { TrackedFields } from "../src/field_tracking/mod.ts";
 import { changedSince, handOut } from "../src/session_base.ts";
 import { assertStorableDepth } from "../src/storable_depth.ts";
-import { fixed, markdownTable, median } from "./stats.ts";
+import { cpuMicroseconds, fixed, markdownTable, median, type Sample } from "./stats.ts";
 
 type Session = Record<string, unknown>;
 
@@ -136,16 +135,6 @@ const inMemory: Detector = ({ stored, handle }) => {
   handle(session as Session);
   if (!changedSince(base, session)) return undefined;
   return (base as TrackedFields).handOver().value;
-};
-
-interface Sample {
-  cpu: number;
-  wall: number;
-}
-
-const cpuMicroseconds = () => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
 };
 
 let sink: unknown;

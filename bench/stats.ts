@@ -4,6 +4,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** The `q` quantile (0..1) of `values`, linearly interpolated. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return NaN;
@@ -83,4 +85,16 @@ export function bootstrap(
     results.push(estimate(series));
   }
   return [quantile(results, 0.05), quantile(results, 0.95)];
+}
+
+/** One timing sample: ns per call, in process CPU time and in wall time. */
+export interface Sample {
+  cpu: number;
+  wall: number;
+}
+
+/** Process CPU time (user + system, every thread), µs. */
+export function cpuMicroseconds(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }

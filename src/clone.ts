@@ -189,11 +189,21 @@ class Cloner {
       for (const item of value) copy.add(this.#clone(item, next));
       return copy;
     }
+    if (value instanceof Error) {
+      // Name, message, stack and cause, as in KV; the cause copied here, so
+      // that an object it shares with the rest of the session stays shared.
+      const copy = remember(copies, value, structuredClone(value));
+      if (Object.hasOwn(value, "cause")) {
+        const cause = this.#clone(value.cause, next);
+        Object.defineProperty(copy, "cause", { value: cause, writable: true, configurable: true });
+      }
+      return copy;
+    }
     if (
       ArrayBuffer.isView(value) || value instanceof ArrayBuffer ||
-      value instanceof RegExp || value instanceof Error || isBoxed(value)
+      value instanceof RegExp || isBoxed(value)
     ) {
-      // Errors keep name, message, stack and cause, and boxed primitives their value, as in KV.
+      // Boxed primitives keep their value, as in KV.
       return remember(copies, value, structuredClone(value));
     }
     // A class instance: its own fields, as a structured clone keeps them.
