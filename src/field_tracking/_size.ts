@@ -1,7 +1,8 @@
 /**
  * How large a session field is, counted only up to a budget: fields within
  * it are copied or printed when the session is handed out, larger ones when
- * first read (field_tracking/mod.ts).
+ * first read (field_tracking/mod.ts); and whether a session has object
+ * fields at all.
  *
  * @module
  */
@@ -49,4 +50,17 @@ function child(value: unknown, budget: number): number {
   return typeof value === "object" && value !== null && budget >= 0
     ? slotsLeft(value, budget)
     : budget;
+}
+
+/**
+ * Whether no field of `data` holds an object (most sessions): a copy and a
+ * snapshot of the whole cost less than tracking its fields.
+ */
+export function isFlat(data: object): boolean {
+  const record = data as Record<string, unknown>;
+  for (const key in record) {
+    const value = record[key];
+    if (typeof value === "object" && value !== null) return false;
+  }
+  return true;
 }

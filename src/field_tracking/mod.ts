@@ -1,29 +1,24 @@
 /**
  * Change detection that costs what the handlers touch, not what the session
  * holds. Each top-level field is followed on its own; a large object field
- * (a long history) is handed out only when first read: until then it is an
- * accessor (own, enumerable, configurable: spread, `JSON.stringify`,
- * `structuredClone` and `Object.keys` see a field) and, never read, it is
- * unchanged without any work. Two ways, by who owns the session as read:
+ * (a long history) is an accessor until first read (own, enumerable,
+ * configurable: spread, `JSON.stringify`, `structuredClone` and `Object.keys`
+ * see a field) and, never read, is unchanged without any work. Two ways, by
+ * who owns the session as read:
  *
- * - The plugin's own copy (Deno KV, Redis and other storages that hand out
+ * - The plugin's own copy (Deno KV, Redis, other storages that hand out
  *   copies): fields are handed out as they are, each object field with a
- *   print (change_detection/) taken then, compared at the save. Small fields
- *   are printed at once (an accessor costs more than a small print); a
- *   session without large fields is left to a snapshot of the whole.
- * - The storage's own objects (in memory): never handed out nor changed.
- *   Handlers get copies (small fields at once, large ones when first read),
- *   compared at the save with the values read (same_data.ts).
+ *   print (change_detection/) taken then. Small fields are printed at once;
+ *   a session without large fields is left to a snapshot of the whole.
+ * - The storage's own objects (in memory): never handed out nor changed;
+ *   handlers get copies, compared at the save with the values read
+ *   (same_data.ts).
  *
- * The storage is handed the session object itself (while it serializes or
- * copies it, fields never read give their values as read, without a copy),
- * or in memory a new object sharing the fields never read
- * ({@linkcode TrackedFields.handOver}).
- *
- * Fields handed out on their own would no longer share objects, nor hold the
- * session itself: a session that does either is compared whole (a
- * snapshot), and an in-memory one copied whole first. Copies made together
- * keep both.
+ * The storage gets the session object itself (while it serializes or copies
+ * it, fields never read give their values as read), or in memory a new
+ * object sharing them ({@linkcode TrackedFields.handOver}). Fields handed
+ * out one by one would no longer share objects, nor hold the session: a
+ * session that does either is compared whole (a snapshot).
  *
  * @module
  */
@@ -34,6 +29,8 @@ import { FieldComparer } from "../same_data.ts";
 import { assertStorableDepth, storableShape } from "../storable_depth.ts";
 import { type AccessorOwner, defineAccessor } from "./_accessors.ts";
 import { fits } from "./_size.ts";
+
+export { isFlat } from "./_size.ts";
 
 /** Object fields with at most this many slots (keys, items, entries) are handed out at once. */
 export const EAGER_SLOTS = 48;
@@ -292,19 +289,6 @@ interface LiveFields {
   keys: string[];
   values: unknown[];
   asRead: boolean[];
-}
-
-/**
- * Whether no field of `data` holds an object (most sessions): a copy and a
- * snapshot of the whole cost less than tracking its fields.
- */
-export function isFlat(data: object): boolean {
-  const record = data as Record<string, unknown>;
-  for (const key in record) {
-    const value = record[key];
-    if (typeof value === "object" && value !== null) return false;
-  }
-  return true;
 }
 
 /** An object with the one field `key`, to print or compare a field on its own. */
