@@ -77,8 +77,18 @@ async function backends(value: Record<string, unknown> | undefined = seed()): Pr
   const version = (s: VersionedStorage) => async () => String((await s.getVersioned("7")).version);
   const all: Backend[] = [
     { name: "memory", storage: memory, writes: version(memory), close: async () => {} },
-    { name: "deno kv", storage: onKv, writes: version(onKv), close: async () => kv.close() },
-    { name: "map", storage: map, writes: async () => String(sets), close: async () => {} },
+    {
+      name: "deno kv",
+      storage: onKv,
+      writes: version(onKv),
+      close: () => Promise.resolve(kv.close()),
+    },
+    {
+      name: "map",
+      storage: map,
+      writes: () => Promise.resolve(String(sets)),
+      close: async () => {},
+    },
   ];
   if (value) { for (const b of all) await b.storage.set("7", structuredClone(value)); }
   return all;
