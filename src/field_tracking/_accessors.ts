@@ -15,6 +15,8 @@ export interface AccessorOwner {
 }
 
 const owners = new WeakMap<object, AccessorOwner>();
+/** Every getter this module made, to tell them from a handler's own. */
+const getters = new WeakSet<object>();
 
 /** Shared accessors per field name (at most `MAX_SHARED` names; others get their own). */
 const accessors = new Map<string, PropertyDescriptor>();
@@ -43,9 +45,20 @@ function accessorFor(key: string): PropertyDescriptor {
       enumerable: true,
       configurable: true,
     };
+    getters.add(accessor.get!);
     if (accessors.size < MAX_SHARED) accessors.set(key, accessor);
   }
   return accessor;
+}
+
+/**
+ * Whether field `key` of `session` is still one of these accessors, found
+ * without calling it: a handler's own getter in its place may read other
+ * fields, which must then answer as for the handler.
+ */
+export function isTrackedAccessor(session: object, key: string): boolean {
+  const getter = Object.getOwnPropertyDescriptor(session, key)?.get;
+  return getter !== undefined && getters.has(getter);
 }
 
 /** The owner of a session object's accessors, or of the session an object inherits from. */
@@ -54,5 +67,7 @@ function ownerOf(object: object): AccessorOwner {
     const found = owners.get(at);
     if (found !== undefined) return found;
   }
-  throw new TypeError("A session field accessor was called on an object that is not a session.");
+  throw new TypeError(
+    "A session field accessor was called on an object that is not a session (copied with its property descriptors?). Large session fields are accessors until read: copy a session with { ...ctx.session } or structuredClone(ctx.session), which read every field.",
+  );
 }

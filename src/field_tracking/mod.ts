@@ -27,7 +27,7 @@ import { hasChanged, type Snapshot, takeSnapshot } from "../change_detection/mod
 import { cloneField, FieldCopier, setOwn } from "../clone.ts";
 import { FieldComparer } from "../same_data.ts";
 import { assertStorableDepth, storableShape } from "../storable_depth.ts";
-import { type AccessorOwner, defineAccessor } from "./_accessors.ts";
+import { type AccessorOwner, defineAccessor, isTrackedAccessor } from "./_accessors.ts";
 import { fits } from "./_size.ts";
 
 export { isFlat } from "./_size.ts";
@@ -37,8 +37,6 @@ export const EAGER_SLOTS = 48;
 
 /** An accessor field neither read nor assigned: unchanged. */
 const UNREAD: unique symbol = Symbol("unread");
-/** What an accessor returns while the save checks that it is still in place. */
-const PROBE: unique symbol = Symbol("probe");
 
 /** How {@linkcode TrackedFields.track} takes a session. */
 export interface TrackOptions {
@@ -64,8 +62,8 @@ export class TrackedFields implements AccessorOwner {
   readonly #prints: (Snapshot | undefined)[];
   /** Per field: for an accessor, `UNREAD` or the value it holds; `undefined` for a data property. */
   readonly #held: unknown[];
-  /** What accessors give: `PROBE` while the save checks them, values as read while storing. */
-  #mode: "handler" | "probe" | "store" = "handler";
+  /** What accessors give: values as read while storing, else what handlers get. */
+  #mode: "handler" | "store" = "handler";
 
   private constructor(
     live: object,
@@ -137,9 +135,7 @@ export class TrackedFields implements AccessorOwner {
   get(key: string): unknown {
     const i = this.#keys.indexOf(key);
     let value = this.#held[i];
-    if (this.#mode !== "handler") {
-      return this.#mode === "probe" ? PROBE : value === UNREAD ? this.#read[i] : value;
-    }
+    if (this.#mode === "store") return value === UNREAD ? this.#read[i] : value;
     if (value === UNREAD) {
       const read = this.#read[i];
       value = this.#held[i] = this.#shared
@@ -163,16 +159,8 @@ export class TrackedFields implements AccessorOwner {
    * set again) reads as what replaced it.
    */
   #current(i: number, key: string): unknown {
-    if (this.#held[i] === undefined) return this.live[key];
-    const mode = this.#mode;
-    this.#mode = "probe";
-    let value: unknown;
-    try {
-      value = this.live[key];
-    } finally {
-      this.#mode = mode;
-    }
-    return value === PROBE ? this.#held[i] : value;
+    if (this.#held[i] !== undefined && isTrackedAccessor(this.live, key)) return this.#held[i];
+    return this.live[key];
   }
 
   /** Whether `data` (the live object, or one assigned in its place) differs from the session as read. */
