@@ -274,25 +274,18 @@ export class SessionSave {
   #saved(stored: object, start: number, conflicts: number): void {
     // After a merge, what was stored is the merged object.
     this.#session.data = stored;
-    if (log.enabled) {
-      this.#log(
-        "save %s %d bytes %sms%s",
-        this.#runtime.storage.name ?? "storage",
-        byteSize(stored),
-        since(start),
-        conflicts ? ` after ${conflicts} conflict(s)` : "",
-      );
-    }
+    if (!log.enabled) return;
+    const storage = this.#runtime.storage.name ?? "storage";
+    this.#logDone(`save ${storage} ${byteSize(stored)} bytes`, start, conflicts);
   }
 
   #deleted(start: number, conflicts: number): void {
-    if (log.enabled) {
-      this.#log(
-        "clear (record deleted) %sms%s",
-        since(start),
-        conflicts ? ` after ${conflicts} conflict(s)` : "",
-      );
-    }
+    if (log.enabled) this.#logDone("clear (record deleted)", start, conflicts);
+  }
+
+  #logDone(what: string, start: number, conflicts: number): void {
+    const after = conflicts ? ` after ${conflicts} conflict(s)` : "";
+    this.#log("%s %sms%s", what, since(start), after);
   }
 
   #writeFailed(cause: unknown): never {
