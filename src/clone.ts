@@ -162,13 +162,18 @@ class Cloner {
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) return this.#record(value, depth, copies);
     if (Array.isArray(value)) {
-      // Filled by push, not preallocated: V8 serializes a holey array (and so
-      // Deno KV stores it) in its sparse form, a quarter larger.
-      const copy: unknown[] = [];
-      copies.set(value, copy);
-      for (let i = 0; i < value.length; i++) copy.push(this.#clone(value[i], next));
       // Named properties on an array (KV keeps them).
       const named = namedArrayKeys(value);
+      // Not preallocated: V8 serializes a holey array (and so Deno KV stores
+      // it) in its sparse form, a quarter larger. A plain array is sliced
+      // (packed when the original is, with no spare capacity: pushing to an
+      // empty array reserves 17 slots) and its items replaced; `slice` would
+      // follow a subclass or an own `constructor`, so those are pushed.
+      const plain = named === undefined && proto === Array.prototype;
+      const copy: unknown[] = plain ? value.slice() : [];
+      copies.set(value, copy);
+      if (plain) { for (let i = 0; i < copy.length; i++) copy[i] = this.#clone(value[i], next); }
+      else for (let i = 0; i < value.length; i++) copy.push(this.#clone(value[i], next));
       if (named) {
         const from = value as unknown as Record<string, unknown>;
         const to = copy as unknown as Record<string, unknown>;
