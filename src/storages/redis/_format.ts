@@ -50,15 +50,21 @@ export function decode(key: string, raw: string): unknown {
   }
 }
 
-/** The version of a stored string. */
-export async function versionOf(raw: string): Promise<string> {
+/**
+ * The version of a stored string: read from its header, or (legacy JSON
+ * without one) its SHA-1, which is the only case that needs a promise.
+ */
+export function versionOf(raw: string): string | Promise<string> {
   const start = payloadStart(raw);
-  return start === -1 ? `sha1:${await sha1(raw)}` : raw.slice(MARKER.length, start - 1);
+  return start === -1
+    ? sha1(raw).then((digest) => `sha1:${digest}`)
+    : raw.slice(MARKER.length, start - 1);
 }
 
-/** A fresh random version token. */
+/** A fresh random version token: 16 hex digits. */
 export function newVersion(): string {
-  return hex(crypto.getRandomValues(new Uint8Array(8)).buffer);
+  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
 }
 
 /** The SHA-1 of `data`, in hex, as Redis' `redis.sha1hex` computes it. */

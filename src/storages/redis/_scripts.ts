@@ -46,8 +46,8 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
-/** SHA-1 of each Lua script, for EVALSHA. */
-const scriptShas = new Map<string, Promise<string>>();
+/** SHA-1 of each Lua script, for EVALSHA (a promise only until first computed). */
+const scriptShas = new Map<string, string | Promise<string>>();
 
 /** Runs `script` with `args` (`numkeys`, keys, then arguments) through `command`. */
 export async function evalScript(
@@ -56,9 +56,12 @@ export async function evalScript(
   args: string[],
 ): Promise<unknown> {
   let scriptSha = scriptShas.get(script);
-  if (!scriptSha) scriptShas.set(script, scriptSha = sha1(script));
+  if (scriptSha === undefined) {
+    scriptShas.set(script, scriptSha = sha1(script));
+    scriptShas.set(script, scriptSha = await scriptSha);
+  } else if (typeof scriptSha !== "string") scriptSha = await scriptSha;
   try {
-    return await command(["EVALSHA", await scriptSha, ...args]);
+    return await command(["EVALSHA", scriptSha, ...args]);
   } catch (error) {
     if (!String((error as Error)?.message ?? error).includes("NOSCRIPT")) {
       throw error;

@@ -161,7 +161,11 @@ export function redisStorage<Value = unknown>(
     async getVersioned(key): Promise<VersionedValue<Value>> {
       const raw = await read(key);
       if (raw === null) return { value: undefined, version: null };
-      return { value: decode(key, raw) as Value, version: await versionOf(raw) };
+      const version = versionOf(raw);
+      return {
+        value: decode(key, raw) as Value,
+        version: typeof version === "string" ? version : await version,
+      };
     },
     async setIfVersion(key, value, version, setOptions): Promise<boolean> {
       const written = await evalScript(command, SET_IF_VERSION, [
