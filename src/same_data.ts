@@ -10,6 +10,7 @@
  * @module
  */
 
+import { sameBytes, viewedBytes } from "./bytes.ts";
 import { isBoxed, MAX_DEPTH, namedArrayKeys } from "./clone.ts";
 
 /**
@@ -120,7 +121,7 @@ export class FieldComparer {
     }
     if (ArrayBuffer.isView(value)) {
       return ArrayBuffer.isView(stored) && stored.constructor === value.constructor &&
-        sameBytes(bytesOf(value), bytesOf(stored));
+        sameBytes(viewedBytes(value), viewedBytes(stored));
     }
     if (value instanceof ArrayBuffer) {
       return stored instanceof ArrayBuffer &&
@@ -151,14 +152,4 @@ const hasOwn = Object.prototype.hasOwnProperty;
 function isRecord(stored: object): boolean {
   const proto = Object.getPrototypeOf(stored);
   return proto === Object.prototype || proto === null;
-}
-
-function bytesOf(view: ArrayBufferView): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -6,15 +6,8 @@
  */
 
 import { namedArrayKeys } from "../clone.ts";
-import {
-  errorFields,
-  Numbering,
-  type Recording,
-  sameBytes,
-  samePrimitive,
-  type Tape,
-  viewedBytes,
-} from "./_tape.ts";
+import { errorFields, Numbering, type Recording, samePrimitive, type Tape } from "./_tape.ts";
+import { sameBytes, viewedBytes } from "../bytes.ts";
 import * as tags from "./_tags.ts";
 
 /** Local, not imported: TurboFan then knows it is the builtin (see MANY_KEYS in _tape.ts). */

@@ -13,8 +13,8 @@ import {
   primitivePrint,
   Recording,
   type Tape,
-  viewedBytes,
 } from "./_tape.ts";
+import { viewedBytes } from "../bytes.ts";
 import * as tags from "./_tags.ts";
 
 /** Local, not imported: TurboFan then knows it is the builtin (see MANY_KEYS in _tape.ts). */

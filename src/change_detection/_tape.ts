@@ -7,6 +7,8 @@
  * @module
  */
 
+import { sameBytes } from "../bytes.ts";
+
 export function primitivePrint(value: unknown): unknown {
   return typeof value === "function" || typeof value === "symbol"
     ? new Opaque(opaqueText(value))
@@ -97,16 +99,6 @@ export function errorFields(error: Error): Record<string, unknown> {
     }
   }
   return fields;
-}
-
-/** The bytes a typed array or DataView shows, without copying them. */
-export const viewedBytes = (view: ArrayBufferView): Uint8Array =>
-  new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-
-export function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 /** Up to this many objects, finding one again by a scan costs less than a `Set`. */
