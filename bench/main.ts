@@ -27,8 +27,9 @@
  * CPU time is printed next to wall time.
  *
  * Environment: BENCH_TINY=1 runs everything at a tiny size (the smoke test).
- * BENCH_ROUNDS (in-memory paired rounds, default 30), BENCH_IO_ROUNDS (KV
- * and Redis, default 60), BENCH_MAX_USERS (top of the user curve, default
+ * BENCH_ONLY (comma-separated sections to run: memory, users, kv, redis,
+ * large, heap, calls; default all), BENCH_ROUNDS (in-memory paired rounds,
+ * default 30), BENCH_IO_ROUNDS (KV and Redis, default 60), BENCH_MAX_USERS (top of the user curve, default
  * 1,000,000), BENCH_MEMORY_SESSIONS (default 50,000), REDIS_URL (default
  * redis://127.0.0.1:6379).
  *
@@ -717,17 +718,26 @@ function loadAverage(): string {
   }
 }
 
+/**
+ * Whether the section `name` runs: BENCH_ONLY, a comma-separated list of
+ * memory, users, kv, redis, large, heap and calls, picks some; unset, all.
+ */
+function runs(name: string): boolean {
+  const only = Deno.env.get("BENCH_ONLY");
+  return !only || only.split(",").map((part) => part.trim()).includes(name);
+}
+
 async function main(): Promise<void> {
   const loadBefore = loadAverage();
   tempDir = await Deno.makeTempDir({ prefix: "gramio-session-bench-" });
   try {
-    await inMemoryBySize();
-    await inMemoryByUsers();
-    await denoKv();
-    const redisUp = await redis();
-    await largeKv();
-    await heap();
-    await countingPass(redisUp);
+    if (runs("memory")) await inMemoryBySize();
+    if (runs("users")) await inMemoryByUsers();
+    if (runs("kv")) await denoKv();
+    const redisUp = runs("redis") ? await redis() : false;
+    if (runs("large")) await largeKv();
+    if (runs("heap")) await heap();
+    if (runs("calls")) await countingPass(redisUp);
   } finally {
     await Deno.remove(tempDir, { recursive: true });
   }
