@@ -77,6 +77,16 @@ export class FieldCopier {
   copy<T>(value: T, field: string): T {
     return this.#cloner.copy(value, field) as T;
   }
+
+  /** Whether an object was met twice, or the session object itself, in the fields copied so far. */
+  get metTwice(): boolean {
+    return this.#cloner.metTwice;
+  }
+
+  /** The objects copied so far (originals). */
+  originals(): Iterable<object> {
+    return this.#cloner.originals();
+  }
 }
 
 /**
@@ -121,6 +131,8 @@ class Cloner {
   readonly #rootCopy: object | undefined;
   /** The top-level field being copied, for a DepthError. */
   #field: string | undefined;
+  /** Whether an object was met twice, or `root`. */
+  metTwice = false;
 
   /** `root`: an object that `rootCopy` stands for wherever it is met. */
   constructor(root?: object, rootCopy?: object) {
@@ -147,15 +159,25 @@ class Cloner {
     }
   }
 
+  originals(): Iterable<object> {
+    return this.#copies?.keys() ?? [];
+  }
+
   #clone(value: unknown, depth: number): unknown {
     if (typeof value !== "object" || value === null) {
       if (typeof value === "function" || typeof value === "symbol") throw new Unstorable(value);
       return value;
     }
-    if (value === this.#root) return this.#rootCopy;
+    if (value === this.#root) {
+      this.metTwice = true;
+      return this.#rootCopy;
+    }
     const copies = this.#copies ??= new Map();
     const known = copies.get(value);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.metTwice = true;
+      return known;
+    }
     if (depth > MAX_DEPTH) throw new DepthError(depth, this.#field);
     const next = depth + 1;
 

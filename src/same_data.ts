@@ -28,6 +28,14 @@ export class FieldComparer {
 
   constructor(readonly liveRoot?: object, readonly storedRoot?: object) {}
 
+  /**
+   * The objects of the live value the last {@linkcode equal} met (all of
+   * them when it was equal), each with the stored object it matched.
+   */
+  get met(): ReadonlyMap<object, object> | undefined {
+    return this.#pairs;
+  }
+
   /** Whether `live` equals `stored`, a top-level field of the session as read. */
   equal(live: unknown, stored: unknown): boolean {
     this.#pairs = undefined;

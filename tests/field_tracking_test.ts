@@ -314,13 +314,10 @@ Deno.test("live: a $clear() fills the session object handlers hold", () => {
   assert.equal(tracked.hasChanged(live), false);
 });
 
-Deno.test("objects two top-level fields share stay shared; with large fields, left to a snapshot", () => {
+Deno.test("sessions whose top-level fields share objects are left to a snapshot", () => {
+  // The storage's own objects: every object field is copied on its own when read.
   const both = { n: 1 };
-  const { tracked, live } = track({ a: both, b: both }, { shared: true });
-  assert.equal(live.a, live.b);
-  assert.notEqual(live.a, both);
-  (live.a as typeof both).n = 2;
-  assert.equal(tracked.hasChanged(live), true);
+  assert.equal(TrackedFields.track({ a: both, b: both }, { shared: true }), undefined);
   // Large fields are handed out one at a time: sharing could not be kept.
   const list = large();
   assert.equal(TrackedFields.track({ a: list, b: { list } }), undefined);
@@ -407,4 +404,41 @@ Deno.test("cloneField: the session object inside a field becomes the one given",
   assert.equal(copy.back, live);
   assert.equal(copy.list[0], live);
   assert.throws(() => cloneField({ f: () => 1 }, "cart", session, live), /"cart\.f"/);
+});
+
+Deno.test("in memory, the save copies only the fields that changed; the others stay the stored objects", () => {
+  const read = { count: 1, a: { n: 1 }, b: { n: 1 }, c: { n: 1 } };
+  const tracked = TrackedFields.track(read, { shared: true, depthKnown: true })!;
+  const live = tracked.live as typeof read;
+  assert.equal(live.a.n, 1); // read, unchanged
+  live.b.n = 2;
+  assert.equal(tracked.hasChanged(live), true);
+  const { value, tangled } = tracked.handOver() as { value: typeof read; tangled: boolean };
+  assert.equal(tangled, false);
+  assert.equal(value.a, read.a, "read and unchanged: the stored object");
+  assert.equal(value.c, read.c, "never read: the stored object");
+  assert.notEqual(value.b, live.b, "changed: a copy, not the object the handler holds");
+  assert.notEqual(value.b, read.b);
+  assert.deepEqual(value, { count: 1, a: { n: 1 }, b: { n: 2 }, c: { n: 1 } });
+  assert.deepEqual(read.b, { n: 1 }, "the stored object is never changed");
+});
+
+Deno.test("in memory, objects a changed field shares with another field or within itself stay shared", () => {
+  const read = { a: { inner: { n: 1 } }, b: { list: [] as unknown[] }, c: { items: [{ q: 1 }] } };
+  const tracked = TrackedFields.track(read, { shared: true, depthKnown: true })!;
+  const live = tracked.live as typeof read;
+  live.b.list.push(live.a.inner); // b now shares a's object; a itself is unchanged
+  assert.equal(tracked.hasChanged(live), true);
+  let handed = tracked.handOver() as { value: typeof read; tangled: boolean };
+  assert.equal(handed.tangled, true);
+  assert.equal(handed.value.b.list[0], handed.value.a.inner, "shared between fields");
+  assert.notEqual(handed.value.a, read.a, "copied together with b");
+
+  const again = TrackedFields.track(read, { shared: true, depthKnown: true })!;
+  const items = (again.live as typeof read).c.items;
+  items.push(items[0]); // shared within one field
+  assert.equal(again.hasChanged(again.live), true);
+  handed = again.handOver() as { value: typeof read; tangled: boolean };
+  assert.equal(handed.value.c.items[1], handed.value.c.items[0], "shared within the field");
+  assert.equal(handed.value.a, read.a, "a, never read, is the stored object");
 });

@@ -291,7 +291,7 @@ Deno.test("large fields: lazy sessions and sessionStore see plain data", async (
   assert.equal(typeof Object.getOwnPropertyDescriptor(read, "history")!.value, "object");
 });
 
-Deno.test("large fields reach handlers as accessors, small ones as copies", async () => {
+Deno.test("large fields reach handlers as accessors, small ones as copies; in memory every object field is an accessor", async () => {
   for (const backend of await backends()) {
     try {
       let kinds: string[] = [];
@@ -300,7 +300,9 @@ Deno.test("large fields reach handlers as accessors, small ones as copies", asyn
           Object.getOwnPropertyDescriptor(s, key)!.get ? "accessor" : "data"
         );
       });
-      assert.deepEqual(kinds, ["data", "data", "accessor"], backend.name);
+      // In memory the stored objects are copied only when read, whatever their size.
+      const want = backend.name === "memory" ? "accessor" : "data";
+      assert.deepEqual(kinds, ["data", want, "accessor"], backend.name);
     } finally {
       await backend.close();
     }

@@ -64,6 +64,12 @@ export class TrackedFields implements AccessorOwner {
   readonly #held: unknown[];
   /** What accessors give: values as read while storing, else what handlers get. */
   #mode: "handler" | "store" = "handler";
+  /**
+   * In memory, from the last {@linkcode hasChanged} of the live object: per
+   * field, the value compared and whether it equals the value as read (so
+   * that the save keeps the stored one instead of a copy).
+   */
+  #compared: Compared | undefined;
 
   private constructor(
     live: object,
@@ -98,7 +104,9 @@ export class TrackedFields implements AccessorOwner {
     let large: boolean[] | undefined;
     for (let i = 0; i < keys.length; i++) {
       const value = values[i] = record[keys[i]];
-      if (typeof value === "object" && value !== null && !fits(value, EAGER_SLOTS)) {
+      // The storage's own objects are copied only when read: each object
+      // field is an accessor until then, whatever its size.
+      if (typeof value === "object" && value !== null && (shared || !fits(value, EAGER_SLOTS))) {
         (large ??= [])[i] = true;
       }
     }
@@ -111,7 +119,6 @@ export class TrackedFields implements AccessorOwner {
     // would turn the object into a dictionary.
     const tracked = new TrackedFields(options.live ?? {}, read, shared, keys, values);
     const live = tracked.live;
-    let copier: FieldCopier | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       const value = values[i];
@@ -119,7 +126,6 @@ export class TrackedFields implements AccessorOwner {
         tracked.#held[i] = UNREAD;
         defineAccessor(live, key, tracked);
       } else if (typeof value !== "object" || value === null) setOwn(live, key, value);
-      else if (shared) setOwn(live, key, (copier ??= new FieldCopier(read, live)).copy(value, key));
       else setOwn(live, key, tracked.#handOut(i, value));
     }
     return tracked;
@@ -165,11 +171,18 @@ export class TrackedFields implements AccessorOwner {
 
   /** Whether `data` (the live object, or one assigned in its place) differs from the session as read. */
   hasChanged(data: object): boolean {
+    this.#compared = undefined;
     const record = data as Record<string, unknown>;
     const keys = Object.keys(record);
     const read = this.#keys;
     if (keys.length !== read.length) return true;
     const own = data === this.live;
+    // In memory every field read is compared, not only up to the first
+    // change: the save then copies only the fields that changed.
+    const compared: Compared | undefined = own && this.#shared
+      ? { values: new Array<unknown>(keys.length), same: new Array<boolean>(keys.length), met: [] }
+      : undefined;
+    let changed = false;
     let comparer: FieldComparer | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
@@ -177,18 +190,24 @@ export class TrackedFields implements AccessorOwner {
       const value = own ? this.#current(i, key) : record[key];
       if (value === UNREAD) continue;
       const before = this.#read[i];
-      if (typeof value !== "object" || value === null) {
-        if (!Object.is(value, before)) return true;
-        continue;
+      let same: boolean;
+      if (typeof value !== "object" || value === null) same = Object.is(value, before);
+      else {
+        const print = this.#prints[i];
+        same = print
+          ? !hasChanged(print, fieldOf(key, value))
+          : (comparer ??= new FieldComparer(data, this.#root)).equal(value, before);
+        if (same && compared && comparer?.met) compared.met.push(comparer.met);
       }
-      const print = this.#prints[i];
-      if (print) {
-        if (hasChanged(print, fieldOf(key, value))) return true;
-      } else if (!(comparer ??= new FieldComparer(data, this.#root)).equal(value, before)) {
-        return true;
+      if (!same && !compared) return true;
+      changed ||= !same;
+      if (compared) {
+        compared.values[i] = value;
+        compared.same[i] = same;
       }
     }
-    return false;
+    this.#compared = compared;
+    return changed;
   }
 
   /** The fields of the live object: per key, its value, or the value as read for one never read. */
@@ -253,6 +272,43 @@ export class TrackedFields implements AccessorOwner {
    * `DepthError` for data nested deeper than a storage reads back.
    */
   handOver(): { value: object; tangled: boolean } {
+    return this.#handOverChanged() ?? this.#handOverAll();
+  }
+
+  /**
+   * After {@linkcode hasChanged}: fields never read or read and unchanged
+   * are the stored values, only the others are copied (their copy checks
+   * their depth). `undefined` where that cannot keep the session's shape: a
+   * copied field meets an object twice (shared, or a cycle), the session
+   * itself, or an object of a field kept as stored.
+   */
+  #handOverChanged(): { value: object; tangled: boolean } | undefined {
+    const compared = this.#compared;
+    if (compared === undefined) return undefined;
+    const { keys, values, asRead } = this.#fields();
+    const read = this.#keys;
+    if (keys.length !== read.length) return undefined;
+    const out: Record<string, unknown> = {};
+    const copier = new FieldCopier(this.live, out);
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i];
+      if (keys[i] !== read[i]) return undefined;
+      if (asRead[i]) setOwn(out, keys[i], value);
+      else if (compared.same[i] && compared.values[i] === value) {
+        setOwn(out, keys[i], this.#read[i]);
+      } else setOwn(out, keys[i], copier.copy(value, keys[i]));
+    }
+    if (copier.metTwice) return undefined;
+    if (compared.met.length) {
+      for (const original of copier.originals()) {
+        if (compared.met.some((met) => met.has(original))) return undefined;
+      }
+    }
+    return { value: out, tangled: false };
+  }
+
+  /** Every field read is copied, together, after a walk that finds what they share. */
+  #handOverAll(): { value: object; tangled: boolean } {
     const { fields: { keys, values, asRead }, walked } = this.#handedOut();
     const shape = storableShape(walked, this.live);
     const out: Record<string, unknown> = {};
@@ -270,6 +326,16 @@ export class TrackedFields implements AccessorOwner {
     );
     return { keys: this.#keys, prints };
   }
+}
+
+/** What the last {@linkcode TrackedFields.hasChanged} of the live object found, per field. */
+interface Compared {
+  /** The value compared. */
+  values: unknown[];
+  /** Whether it equals the value as read. */
+  same: boolean[];
+  /** The objects of the fields found equal (live side). */
+  met: ReadonlyMap<object, object>[];
 }
 
 /** The live object's fields, in order; `asRead`: a field never read, given as read. */
