@@ -54,10 +54,22 @@ export function returnsCopies(storage: object): boolean {
 }
 
 /** Copies `value` deeply; throws a TypeError naming the path of a value no storage can hold. */
-export function cloneValue<T>(value: T): T {
+export function cloneValue<T>(value: T, tree = false): T {
   const flat = flatCopy(value);
   if (flat !== undefined) return flat as T;
-  return new Cloner().copy(value, "") as T;
+  return new Cloner(undefined, undefined, tree).copy(value, "") as T;
+}
+
+/**
+ * Like {@linkcode cloneValue}, and whether the copy is a tree: no object in
+ * it is reached twice (shared, or a cycle).
+ */
+export function cloneTelling<T>(value: T): { copy: T; tree: boolean } {
+  const flat = flatCopy(value);
+  if (flat !== undefined) return { copy: flat as T, tree: true };
+  const cloner = new Cloner();
+  const copy = cloner.copy(value, "") as T;
+  return { copy, tree: !cloner.metTwice };
 }
 
 /**
@@ -95,10 +107,16 @@ export class FieldCopier {
  * session that contains itself), the copy holds `rootCopy` instead of a
  * second copy of the session.
  */
-export function cloneField<T>(value: T, field: string, root: object, rootCopy: object): T {
+export function cloneField<T>(
+  value: T,
+  field: string,
+  root: object,
+  rootCopy: object,
+  tree = false,
+): T {
   const flat = flatCopy(value);
   if (flat !== undefined) return flat as T;
-  return new Cloner(root, rootCopy).copy(value, field) as T;
+  return new Cloner(root, rootCopy, tree).copy(value, field) as T;
 }
 
 /** The own enumerable keys of an array that are not indices, or `undefined` when none. */
@@ -134,10 +152,18 @@ class Cloner {
   /** Whether an object was met twice, or `root`. */
   metTwice = false;
 
-  /** `root`: an object that `rootCopy` stands for wherever it is met. */
-  constructor(root?: object, rootCopy?: object) {
+  /** Whether the value is known to reach no object twice: nothing to remember then. */
+  readonly #tree: boolean;
+
+  /**
+   * `root`: an object that `rootCopy` stands for wherever it is met. `tree`:
+   * the value reaches no object twice (no shared objects, no cycles), so the
+   * copies need not be remembered (a third of the cost of a copy).
+   */
+  constructor(root?: object, rootCopy?: object, tree = false) {
     this.#root = root;
     this.#rootCopy = rootCopy;
+    this.#tree = tree;
   }
 
   /**
@@ -172,11 +198,14 @@ class Cloner {
       this.metTwice = true;
       return this.#rootCopy;
     }
-    const copies = this.#copies ??= new Map();
-    const known = copies.get(value);
-    if (known !== undefined) {
-      this.metTwice = true;
-      return known;
+    let copies: Map<object, unknown> | undefined;
+    if (!this.#tree) {
+      copies = this.#copies ??= new Map();
+      const known = copies.get(value);
+      if (known !== undefined) {
+        this.metTwice = true;
+        return known;
+      }
     }
     if (depth > MAX_DEPTH) throw new DepthError(depth, this.#field);
     const next = depth + 1;
@@ -193,7 +222,7 @@ class Cloner {
       // follow a subclass or an own `constructor`, so those are pushed.
       const plain = named === undefined && proto === Array.prototype;
       const copy: unknown[] = plain ? value.slice() : [];
-      copies.set(value, copy);
+      copies?.set(value, copy);
       if (plain) { for (let i = 0; i < copy.length; i++) copy[i] = this.#clone(value[i], next); }
       else for (let i = 0; i < value.length; i++) copy.push(this.#clone(value[i], next));
       if (named) {
@@ -237,9 +266,9 @@ class Cloner {
     return this.#record(value, depth, copies);
   }
 
-  #record(value: object, depth: number, copies: Map<object, unknown>): object {
+  #record(value: object, depth: number, copies: Map<object, unknown> | undefined): object {
     const copy: Record<string, unknown> = {};
-    copies.set(value, copy);
+    copies?.set(value, copy);
     const record = value as Record<string, unknown>;
     const next = depth + 1;
     for (const key in record) {
@@ -258,11 +287,11 @@ class Cloner {
 const hasOwn = Object.prototype.hasOwnProperty;
 
 function remember<T>(
-  copies: Map<object, unknown>,
+  copies: Map<object, unknown> | undefined,
   original: object,
   copy: T,
 ): T {
-  copies.set(original, copy);
+  copies?.set(original, copy);
   return copy;
 }
 

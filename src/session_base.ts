@@ -14,7 +14,7 @@ import { isFlat, TrackedFields } from "./field_tracking/mod.ts";
 import type { SessionRuntime } from "./options.ts";
 import { emptyInPlace, resetInPlace } from "./session_data.ts";
 import { handOverStored, writeStored } from "./session_io.ts";
-import { storedObjectsOf } from "./storages/memory.ts";
+import { storedObjectsOf, type StoredShape } from "./storages/memory.ts";
 import { encodeSession } from "./stored_value.ts";
 
 /** The session as read (or as last saved), field by field or whole. */
@@ -22,28 +22,29 @@ export type SessionBase = TrackedFields | Snapshot;
 
 /**
  * A session to hand out: `data`, the plugin's own copy, or with `shared` the
- * storage's object itself (never changed; `tangled`: its fields share
- * objects or it contains itself). Gives the object handlers get and the base
+ * storage's object itself (never changed; `shape`: how its objects are
+ * linked). Gives the object handlers get and the base
  * its changes are measured from. `live`: the session object to fill instead
  * (emptied first), for a `$clear()`.
  */
 export function handOut(
   data: object,
   live?: object,
-  shared?: { tangled: boolean },
+  shared?: { shape: StoredShape },
 ): { session: object; base: SessionBase } {
   if (live) emptyInPlace(live);
   // Tracked by field, the stored object's fields are only read (its depth
   // was checked when stored); tangled, the session is copied whole first.
-  const read = shared?.tangled ? cloneValue(data) : data;
+  const read = shared?.shape === "tangled" ? cloneValue(data) : data;
   const stored = shared !== undefined && read === data;
   if (!isFlat(read)) {
-    const tracked = TrackedFields.track(read, { live, shared: stored, depthKnown: stored });
+    const tree = stored && shared.shape === "tree";
+    const tracked = TrackedFields.track(read, { live, shared: stored, depthKnown: stored, tree });
     if (tracked) return { session: tracked.live, base: tracked };
   }
   // Flat or small (most sessions), an array, or a session that contains
   // itself: a snapshot of the whole, as before field tracking.
-  const own = stored ? cloneValue(read) : read;
+  const own = stored ? cloneValue(read, shared!.shape === "tree") : read;
   if (live) resetInPlace(live, own);
   const session = live ?? own;
   return { session, base: takeSnapshot(session) };
@@ -77,13 +78,13 @@ export function writeSession(
   const encode = (storable?: (data: object) => object) =>
     encodeSession(data, key, runtime, storedVersion, storable);
   if (tracked && data === tracked.live && storedObjectsOf(runtime.storage)) {
-    let tangled = false;
+    let shape: StoredShape = "tree";
     const encoded = encode(() => {
       const handed = tracked.handOver();
-      tangled = handed.tangled;
+      shape = handed.shape;
       return handed.value;
     });
-    return handOverStored(runtime, key, encoded, version, tangled)!;
+    return handOverStored(runtime, key, encoded, version, shape)!;
   }
   if (!tracked) return writeStored(runtime, key, encode(), version);
   const checked = (d: object) => (tracked.checkDepth(d), d);

@@ -17,7 +17,7 @@ import {
   type VersionedValue,
 } from "./storage.ts";
 import { bounded } from "./storage_timeout.ts";
-import { storedObjectsOf } from "./storages/memory.ts";
+import { storedObjectsOf, type StoredShape } from "./storages/memory.ts";
 import { isThenable } from "./thenable.ts";
 
 /** A stored value and the version to compare-and-set against. */
@@ -26,10 +26,10 @@ export interface StoredRead {
   /** `undefined` for a storage without compare-and-set, `null` when nothing is stored. */
   readonly version: string | null | undefined;
   /**
-   * The value is the stored object itself (in memory), never to be changed:
-   * `tangled` when its fields share objects or it contains itself.
+   * The value is the stored object itself (in memory), never to be changed,
+   * with how its objects are linked.
    */
-  readonly shared?: { readonly tangled: boolean };
+  readonly shared?: { readonly shape: StoredShape };
 }
 
 /**
@@ -41,8 +41,8 @@ export function readStored(runtime: SessionRuntime, key: string): StoredRead | P
   const { storage } = runtime;
   const objects = storedObjectsOf(storage);
   if (objects) {
-    const { value, version, tangled } = objects.read(key);
-    return { value, version, shared: { tangled } };
+    const { value, version, shape } = objects.read(key);
+    return { value, version, shared: { shape } };
   }
   const versioned = isVersionedStorage(storage);
   let pending: unknown;
@@ -104,14 +104,14 @@ export function writeStored(
 /**
  * Like {@linkcode writeStored}, handing `encoded` over to an in-memory
  * storage as it is (nothing may change it after); `undefined` for any other
- * storage. `tangled`: see {@linkcode StoredRead.shared}.
+ * storage. `shape`: see {@linkcode StoredRead.shared}.
  */
 export function handOverStored(
   runtime: SessionRuntime,
   key: string,
   encoded: unknown,
   version: string | null | undefined,
-  tangled: boolean,
+  shape: StoredShape,
 ): boolean | undefined {
   const { ttl } = runtime;
   return storedObjectsOf(runtime.storage)?.write(
@@ -119,7 +119,7 @@ export function handOverStored(
     encoded,
     version,
     ttl === undefined ? undefined : { ttl },
-    tangled,
+    shape,
   );
 }
 

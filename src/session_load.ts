@@ -20,6 +20,7 @@ import { attachClear, initialSession } from "./session_data.ts";
 import { readStored, type StoredRead } from "./session_io.ts";
 import type { SessionLock } from "./session_lock.ts";
 import type { SessionSave } from "./session_save.ts";
+import type { StoredShape } from "./storages/memory.ts";
 import { decodeSession, tooDeep } from "./stored_value.ts";
 
 /** The session being loaded: `data` is set to what the handlers get. */
@@ -104,8 +105,7 @@ export class SessionLoad {
     if (data === undefined) return this.#fresh();
     let session: object;
     try {
-      const tangled = read.shared?.tangled ?? false;
-      session = this.#adopt(data, decoded.shared ? { tangled } : undefined);
+      session = this.#adopt(data, decoded.shared ? read.shared : undefined);
     } catch (error) {
       // Nested too deep to read back (written by something else): unusable data.
       if (!(error instanceof DepthError)) throw error;
@@ -142,7 +142,7 @@ export class SessionLoad {
    * The session object handed out for `data` (`shared`: the stored object
    * itself): changes are measured from here.
    */
-  #adopt(data: object, shared?: { tangled: boolean }): object {
+  #adopt(data: object, shared?: { shape: StoredShape }): object {
     const target = this.#target;
     const session = this.#save.adopted(data, undefined, shared);
     attachClear(session, () => target.clear());

@@ -24,6 +24,7 @@ import {
 import { initialSession } from "./session_data.ts";
 import { deleteStored, rereadStored } from "./session_io.ts";
 import { isVersionedStorage, type VersionedStorage } from "./storage.ts";
+import type { StoredShape } from "./storages/memory.ts";
 import { bounded } from "./storage_timeout.ts";
 import { type DecodedSession, decodeSession } from "./stored_value.ts";
 
@@ -78,7 +79,7 @@ export class SessionSave {
   }
 
   /** A session to hand out (see handOut): the object handlers get; changes are measured from here. */
-  adopted(data: object, live?: object, shared?: { tangled: boolean }): object {
+  adopted(data: object, live?: object, shared?: { shape: StoredShape }): object {
     const { session, base } = handOut(data, live, shared);
     this.#base = base;
     return session;

@@ -228,20 +228,23 @@ Deno.test("handOver: fields never read as read, the others copied together", () 
     live.count = 1;
     live.b = [live.a];
     (live.log as Array<{ n: number }>)[0].n = -1;
-    const { value, tangled } = tracked.handOver() as { value: Session; tangled: boolean };
+    const { value, shape } = tracked.handOver() as { value: Session; shape: string };
     assert.deepEqual(Object.keys(value), ["count", "history", "log", "a", "b"]);
     assert.equal(value.history, history, "never read: the value read itself");
     assert.notEqual(value.log, live.log, "read: a copy of the handler's");
     assert.deepEqual(value.log, live.log);
     assert.equal(value.a, (value.b as unknown[])[0], "objects the copies share stay shared");
-    assert.equal(tangled, true);
-    assert.equal(track({ n: 1, history: large() }, { shared }).tracked.handOver().tangled, false);
+    assert.equal(shape, "tangled");
+    assert.notEqual(
+      track({ n: 1, history: large() }, { shared }).tracked.handOver().shape,
+      "tangled",
+    );
     const self = track({ n: 1, history: large() }, { shared });
     self.live.me = { session: self.live };
     const handed = self.tracked.handOver();
     const me = (handed.value as Session).me as Session;
     assert.equal(me.session, handed.value, "the session stands for itself");
-    assert.equal(handed.tangled, true);
+    assert.equal(handed.shape, "tangled");
     self.live.fn = () => 1;
     assert.throws(() => self.tracked.handOver(), TypeError);
   }
@@ -408,13 +411,13 @@ Deno.test("cloneField: the session object inside a field becomes the one given",
 
 Deno.test("in memory, the save copies only the fields that changed; the others stay the stored objects", () => {
   const read = { count: 1, a: { n: 1 }, b: { n: 1 }, c: { n: 1 } };
-  const tracked = TrackedFields.track(read, { shared: true, depthKnown: true })!;
+  const tracked = TrackedFields.track(read, { shared: true, depthKnown: true, tree: true })!;
   const live = tracked.live as typeof read;
   assert.equal(live.a.n, 1); // read, unchanged
   live.b.n = 2;
   assert.equal(tracked.hasChanged(live), true);
-  const { value, tangled } = tracked.handOver() as { value: typeof read; tangled: boolean };
-  assert.equal(tangled, false);
+  const { value, shape } = tracked.handOver() as { value: typeof read; shape: string };
+  assert.equal(shape, "tree");
   assert.equal(value.a, read.a, "read and unchanged: the stored object");
   assert.equal(value.c, read.c, "never read: the stored object");
   assert.notEqual(value.b, live.b, "changed: a copy, not the object the handler holds");
@@ -425,20 +428,21 @@ Deno.test("in memory, the save copies only the fields that changed; the others s
 
 Deno.test("in memory, objects a changed field shares with another field or within itself stay shared", () => {
   const read = { a: { inner: { n: 1 } }, b: { list: [] as unknown[] }, c: { items: [{ q: 1 }] } };
-  const tracked = TrackedFields.track(read, { shared: true, depthKnown: true })!;
+  const tracked = TrackedFields.track(read, { shared: true, depthKnown: true, tree: true })!;
   const live = tracked.live as typeof read;
   live.b.list.push(live.a.inner); // b now shares a's object; a itself is unchanged
   assert.equal(tracked.hasChanged(live), true);
-  let handed = tracked.handOver() as { value: typeof read; tangled: boolean };
-  assert.equal(handed.tangled, true);
+  let handed = tracked.handOver() as { value: typeof read; shape: string };
+  assert.equal(handed.shape, "tangled");
   assert.equal(handed.value.b.list[0], handed.value.a.inner, "shared between fields");
   assert.notEqual(handed.value.a, read.a, "copied together with b");
 
-  const again = TrackedFields.track(read, { shared: true, depthKnown: true })!;
+  const again = TrackedFields.track(read, { shared: true, depthKnown: true, tree: true })!;
   const items = (again.live as typeof read).c.items;
   items.push(items[0]); // shared within one field
   assert.equal(again.hasChanged(again.live), true);
-  handed = again.handOver() as { value: typeof read; tangled: boolean };
+  handed = again.handOver() as { value: typeof read; shape: string };
   assert.equal(handed.value.c.items[1], handed.value.c.items[0], "shared within the field");
+  assert.equal(handed.shape, "shares", "no longer a tree: later reads remember what they copy");
   assert.equal(handed.value.a, read.a, "a, never read, is the stored object");
 });

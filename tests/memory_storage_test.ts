@@ -110,15 +110,15 @@ Deno.test("inMemoryStorage's stored objects: read without a copy, written as han
   assert.deepEqual(storage.get("a"), { n: 1, list: [1] });
 
   const handed = { n: 2 };
-  assert.equal(objects.write("a", handed, "stale", undefined, false), false);
-  assert.equal(objects.write("a", handed, read.version, undefined, false), true);
+  assert.equal(objects.write("a", handed, "stale", undefined, "tree"), false);
+  assert.equal(objects.write("a", handed, read.version, undefined, "tree"), true);
   assert.equal(objects.read("a").value, handed, "kept as handed over");
   assert.notEqual(objects.read("a").version, read.version);
-  assert.equal(objects.write("b", { n: 3 }, undefined, undefined, false), true, "unconditional");
-  assert.deepEqual(objects.read("missing"), { value: undefined, version: null, tangled: false });
+  assert.equal(objects.write("b", { n: 3 }, undefined, undefined, "tree"), true, "unconditional");
+  assert.deepEqual(objects.read("missing"), { value: undefined, version: null, shape: "tree" });
 });
 
-Deno.test("inMemoryStorage's stored objects: whether fields share objects or the value contains itself", () => {
+Deno.test("inMemoryStorage's stored objects: how their objects are linked (tree, shared within fields, tangled)", () => {
   const storage = inMemoryStorage();
   const objects = storedObjectsOf(storage)!;
   const shared = { n: 1 };
@@ -127,9 +127,21 @@ Deno.test("inMemoryStorage's stored objects: whether fields share objects or the
   const looped: Record<string, unknown> = { n: 1 };
   looped.self = { back: looped };
   storage.set("looped", looped);
-  assert.equal(objects.read("shared").tangled, true);
-  assert.equal(objects.read("inside").tangled, false, "shared within one field only");
-  assert.equal(objects.read("looped").tangled, true);
-  objects.write("inside", { a: 1 }, undefined, undefined, true);
-  assert.equal(objects.read("inside").tangled, true, "as the writer says");
+  storage.set("tree", { a: { x: { n: 1 }, y: { n: 1 } }, b: [[1], [1]], c: new Map([[1, {}]]) });
+  storage.set("flat", { n: 1 });
+  assert.equal(objects.read("shared").shape, "tangled");
+  assert.equal(objects.read("inside").shape, "shares", "shared within one field only");
+  assert.equal(objects.read("looped").shape, "tangled");
+  assert.equal(objects.read("tree").shape, "tree");
+  assert.equal(objects.read("flat").shape, "tree");
+  objects.write("inside", { a: 1 }, undefined, undefined, "tangled");
+  assert.equal(objects.read("inside").shape, "tangled", "as the writer says");
+  // A copy made without remembering (a tree) of a value that shares would
+  // split what it shares: reads of "shares" values keep it.
+  const got = storage.get("shared") as { a: object; b: object[] };
+  assert.equal(got.a, got.b[0]);
+  const inside = { a: { x: shared, y: shared } };
+  storage.set("inside", inside);
+  const again = storage.get("inside") as typeof inside;
+  assert.equal(again.a.x, again.a.y);
 });

@@ -24,11 +24,12 @@
  */
 
 import { hasChanged, type Snapshot, takeSnapshot } from "../change_detection/mod.ts";
-import { cloneField, FieldCopier, setOwn } from "../clone.ts";
+import { cloneField, DepthError, FieldCopier, setOwn } from "../clone.ts";
 import { FieldComparer } from "../same_data.ts";
 import { assertStorableDepth, storableShape } from "../storable_depth.ts";
 import { type AccessorOwner, defineAccessor, isTrackedAccessor } from "./_accessors.ts";
 import { fits } from "./_size.ts";
+import type { StoredShape } from "../storages/memory.ts";
 
 export { isFlat } from "./_size.ts";
 
@@ -46,6 +47,8 @@ export interface TrackOptions {
   shared?: boolean;
   /** The storage holds nothing nested deeper than a session may be (no depth check here). */
   depthKnown?: boolean;
+  /** With `shared`: the storage's object reaches no object twice (copies need not remember). */
+  tree?: boolean;
 }
 
 /** The top-level fields of one session as read, and what the handlers did with them. */
@@ -55,6 +58,8 @@ export class TrackedFields implements AccessorOwner {
   /** The session object as read: where a field refers to it, it stands for {@linkcode live}. */
   readonly #root: object;
   readonly #shared: boolean;
+  /** The session as read reaches no object twice. */
+  readonly #tree: boolean;
   readonly #keys: string[];
   /** Per field: its value as read (unchanged unless handed out as it is, with a print). */
   readonly #read: unknown[];
@@ -75,12 +80,14 @@ export class TrackedFields implements AccessorOwner {
     live: object,
     root: object,
     shared: boolean,
+    tree: boolean,
     keys: string[],
     read: unknown[],
   ) {
     this.live = live as Record<string, unknown>;
     this.#root = root;
     this.#shared = shared;
+    this.#tree = tree;
     this.#keys = keys;
     this.#read = read;
     this.#prints = new Array(keys.length);
@@ -117,7 +124,8 @@ export class TrackedFields implements AccessorOwner {
     }
     // Accessors are added to a new object: redefining a data property as one
     // would turn the object into a dictionary.
-    const tracked = new TrackedFields(options.live ?? {}, read, shared, keys, values);
+    const tree = shared && options.tree === true;
+    const tracked = new TrackedFields(options.live ?? {}, read, shared, tree, keys, values);
     const live = tracked.live;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
@@ -145,7 +153,7 @@ export class TrackedFields implements AccessorOwner {
     if (value === UNREAD) {
       const read = this.#read[i];
       value = this.#held[i] = this.#shared
-        ? cloneField(read, key, this.#root, this.live)
+        ? cloneField(read, key, this.#root, this.live, this.#tree)
         : this.#handOut(i, read);
     }
     return value;
@@ -271,7 +279,7 @@ export class TrackedFields implements AccessorOwner {
    * objects between fields or reach the session itself. Throws a
    * `DepthError` for data nested deeper than a storage reads back.
    */
-  handOver(): { value: object; tangled: boolean } {
+  handOver(): { value: object; shape: StoredShape } {
     return this.#handOverChanged() ?? this.#handOverAll();
   }
 
@@ -282,7 +290,7 @@ export class TrackedFields implements AccessorOwner {
    * copied field meets an object twice (shared, or a cycle), the session
    * itself, or an object of a field kept as stored.
    */
-  #handOverChanged(): { value: object; tangled: boolean } | undefined {
+  #handOverChanged(): { value: object; shape: StoredShape } | undefined {
     const compared = this.#compared;
     if (compared === undefined) return undefined;
     const { keys, values, asRead } = this.#fields();
@@ -296,7 +304,15 @@ export class TrackedFields implements AccessorOwner {
       if (asRead[i]) setOwn(out, keys[i], value);
       else if (compared.same[i] && compared.values[i] === value) {
         setOwn(out, keys[i], this.#read[i]);
-      } else setOwn(out, keys[i], copier.copy(value, keys[i]));
+      } else {
+        try {
+          setOwn(out, keys[i], copier.copy(value, keys[i]));
+        } catch (error) {
+          // Too deep: the walk of every field measures the depth for the message.
+          if (error instanceof DepthError) return undefined;
+          throw error;
+        }
+      }
     }
     if (copier.metTwice) return undefined;
     if (compared.met.length) {
@@ -304,11 +320,12 @@ export class TrackedFields implements AccessorOwner {
         if (compared.met.some((met) => met.has(original))) return undefined;
       }
     }
-    return { value: out, tangled: false };
+    // The copies reach no object twice: the session is linked as it was read.
+    return { value: out, shape: this.#tree ? "tree" : "shares" };
   }
 
   /** Every field read is copied, together, after a walk that finds what they share. */
-  #handOverAll(): { value: object; tangled: boolean } {
+  #handOverAll(): { value: object; shape: StoredShape } {
     const { fields: { keys, values, asRead }, walked } = this.#handedOut();
     const shape = storableShape(walked, this.live);
     const out: Record<string, unknown> = {};
@@ -316,7 +333,14 @@ export class TrackedFields implements AccessorOwner {
     for (let j = 0; j < keys.length; j++) {
       setOwn(out, keys[j], asRead[j] ? values[j] : copier.copy(values[j], keys[j]));
     }
-    return { value: out, tangled: shape.fieldsShare || shape.containsItself };
+    return {
+      value: out,
+      shape: shape.fieldsShare || shape.containsItself
+        ? "tangled"
+        : this.#tree && !copier.metTwice
+        ? "tree"
+        : "shares",
+    };
   }
 
   /** A snapshot of the session as read, for the rare paths that compare whole sessions (conflicts). */

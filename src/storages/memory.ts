@@ -5,7 +5,7 @@
  * @module
  */
 
-import { cloneValue, markReturnsCopies } from "../clone.ts";
+import { cloneTelling, cloneValue, markReturnsCopies } from "../clone.ts";
 import { storableShape } from "../storable_depth.ts";
 import {
   type ListableStorage,
@@ -56,21 +56,29 @@ export interface InMemoryStorage<Value = unknown>
  */
 const VERSION = Symbol("version");
 const EXPIRES = Symbol("expires at");
-const TANGLED = Symbol("tangled");
+const SHAPE = Symbol("shape");
+
+/**
+ * How the objects in a stored value are linked: `"tree"`, no object is
+ * reached twice; `"shares"`, some are, only within top-level fields (each
+ * field can be copied on its own, remembering what it copied);
+ * `"tangled"`, top-level fields share objects or the value contains itself.
+ */
+export type StoredShape = "tree" | "shares" | "tangled";
 
 interface Entry {
   [VERSION]: number;
   /** Milliseconds since the epoch; set only when written with a ttl. */
   [EXPIRES]?: number;
-  /** Set (`true`) only when top-level fields of the value share objects or it contains itself. */
-  [TANGLED]?: true;
+  /** Set only when the value is not a tree. */
+  [SHAPE]?: "shares" | "tangled";
 }
 
 /** An entry for a value that is not a plain object. */
 class Box implements Entry {
   [VERSION]: number;
   [EXPIRES]?: number;
-  [TANGLED]?: true;
+  [SHAPE]?: "shares" | "tangled";
   constructor(readonly value: unknown, version: number) {
     this[VERSION] = version;
   }
@@ -98,11 +106,11 @@ function valueOf(entry: Entry): unknown {
  * session twice. The public methods copy as before.
  */
 export interface StoredObjects {
-  /** The stored value itself, its version, and whether its fields share objects (or it contains itself). */
-  read(key: string): { value: unknown; version: string | null; tangled: boolean };
+  /** The stored value itself, its version, and how its objects are linked. */
+  read(key: string): { value: unknown; version: string | null; shape: StoredShape };
   /**
    * Stores `value` itself, if the stored version is still `version`
-   * (`undefined`: whatever it is); whether it wrote. `tangled`: as `read`
+   * (`undefined`: whatever it is); whether it wrote. `shape`: as `read`
    * reports it.
    */
   write(
@@ -110,7 +118,7 @@ export interface StoredObjects {
     value: unknown,
     version: string | null | undefined,
     options: SetOptions | undefined,
-    tangled: boolean,
+    shape: StoredShape,
   ): boolean;
 }
 
@@ -121,11 +129,12 @@ export function storedObjectsOf(storage: object): StoredObjects | undefined {
   return (storage as { [STORED_OBJECTS]?: StoredObjects })[STORED_OBJECTS];
 }
 
-/** Whether a copy's top-level fields share objects or it contains itself. */
-function isTangled(copy: unknown): boolean {
-  if (typeof copy !== "object" || copy === null || Array.isArray(copy)) return false;
+/** How the objects of a copy are linked (`tree`: the copy found no object twice). */
+function shapeOf(copy: unknown, tree: boolean): StoredShape {
+  if (tree) return "tree";
+  if (typeof copy !== "object" || copy === null || Array.isArray(copy)) return "shares";
   const shape = storableShape(copy);
-  return shape.fieldsShare || shape.containsItself;
+  return shape.fieldsShare || shape.containsItself ? "tangled" : "shares";
 }
 
 /**
@@ -183,19 +192,19 @@ export function inMemoryStorage<Value = unknown>(
   const versionOf = (entry: Entry | undefined): string | null =>
     entry ? String(entry[VERSION]) : null;
   const write = (key: string, value: unknown, options?: SetOptions): void => {
-    const copy = cloneValue(value);
-    store(key, copy, options, isTangled(copy));
+    const { copy, tree } = cloneTelling(value);
+    store(key, copy, options, shapeOf(copy, tree));
   };
   /** Stores `copy`, an object nobody else holds or changes. */
   const store = (
     key: string,
     copy: unknown,
     options: SetOptions | undefined,
-    tangled: boolean,
+    shape: StoredShape,
   ): void => {
     const ttl = ttlOf(options, "inMemoryStorage");
     const entry = entryOf(copy, ++versions);
-    if (tangled) entry[TANGLED] = true;
+    if (shape !== "tree") entry[SHAPE] = shape;
     const now = ttl === undefined && !expiring ? 0 : clock();
     if (ttl !== undefined) {
       entry[EXPIRES] = now + ttl;
@@ -210,7 +219,7 @@ export function inMemoryStorage<Value = unknown>(
     richValues: true,
     get: (key) => {
       const entry = live(key);
-      return entry && cloneValue(valueOf(entry) as Value);
+      return entry && cloneValue(valueOf(entry) as Value, entry[SHAPE] === undefined);
     },
     set: (key, value, options) => write(key, value, options),
     has: (key) => live(key) !== undefined,
@@ -223,7 +232,10 @@ export function inMemoryStorage<Value = unknown>(
     getVersioned(key): VersionedValue<Value> {
       const entry = live(key);
       return entry
-        ? { value: cloneValue(valueOf(entry) as Value), version: versionOf(entry) }
+        ? {
+          value: cloneValue(valueOf(entry) as Value, entry[SHAPE] === undefined),
+          version: versionOf(entry),
+        }
         : { value: undefined, version: null };
     },
     setIfVersion(key, value, version, options): boolean {
@@ -246,12 +258,12 @@ export function inMemoryStorage<Value = unknown>(
     read(key) {
       const entry = live(key);
       return entry
-        ? { value: valueOf(entry), version: versionOf(entry), tangled: entry[TANGLED] === true }
-        : { value: undefined, version: null, tangled: false };
+        ? { value: valueOf(entry), version: versionOf(entry), shape: entry[SHAPE] ?? "tree" }
+        : { value: undefined, version: null, shape: "tree" };
     },
-    write(key, value, version, options, tangled) {
+    write(key, value, version, options, shape) {
       if (version !== undefined && versionOf(live(key)) !== version) return false;
-      store(key, value, options, tangled);
+      store(key, value, options, shape);
       return true;
     },
   };
