@@ -131,7 +131,7 @@ const ownCopy: Detector = ({ stored, handle }) => {
 
 /** In memory: the stored objects themselves, copies only of what handlers read. */
 const inMemory: Detector = ({ stored, handle }) => {
-  const { session, base } = handOut(stored, undefined, { tangled: false });
+  const { session, base } = handOut(stored, undefined, { shape: "tree" });
   handle(session as Session);
   if (!changedSince(base, session)) return undefined;
   return (base as TrackedFields).handOver().value;
