@@ -68,6 +68,6 @@ function ownerOf(object: object): AccessorOwner {
     if (found !== undefined) return found;
   }
   throw new TypeError(
-    "A session field accessor was called on an object that is not a session (copied with its property descriptors?). Large session fields are accessors until read: copy a session with { ...ctx.session } or structuredClone(ctx.session), which read every field.",
+    "A session field accessor was called on an object that is not a session (copied with its property descriptors?). Large session fields (in memory, every object field) are accessors until read: copy a session with { ...ctx.session } or structuredClone(ctx.session), which read every field.",
   );
 }
