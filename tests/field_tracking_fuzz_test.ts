@@ -79,9 +79,45 @@ function canonical(value: unknown, seen: Map<object, number>): string {
   return `{${fields(value)}}`;
 }
 
+/**
+ * How the objects `root` reaches are linked: `tree` when none is reached
+ * twice; `tangled` when two top-level fields reach one object or a field
+ * reaches `root`.
+ */
+function linksOf(root: object): { tree: boolean; tangled: boolean } {
+  const fieldOf = new Map<object, string>([[root, ""]]);
+  let tree = true;
+  let tangled = false;
+  const walk = (value: unknown, field: string): void => {
+    if (typeof value !== "object" || value === null) return;
+    const met = fieldOf.get(value);
+    if (met !== undefined) {
+      tree = false;
+      if (met !== field) tangled = true;
+      return;
+    }
+    fieldOf.set(value, field);
+    const children: unknown[] = [];
+    if (value instanceof Map) { for (const [k, v] of value) children.push(k, v); }
+    else if (value instanceof Set) children.push(...value);
+    else if (value instanceof Error) {
+      if (Object.hasOwn(value, "cause")) children.push(value.cause);
+      children.push(...Object.values(value));
+    } else if (
+      !(value instanceof Date) && !ArrayBuffer.isView(value) && !(value instanceof RegExp)
+    ) {
+      children.push(...Object.values(value));
+    }
+    for (const child of children) walk(child, field);
+  };
+  for (const [key, value] of Object.entries(root)) walk(value, key);
+  return { tree, tangled };
+}
+
 Deno.test("field tracking agrees with what a structured clone keeps, on 6,000 random sessions and handlers", () => {
   let changed = 0;
   let lazy = 0;
+  let trees = 0;
   for (let run = 0; run < 6000; run++) {
     const stored: Node = {};
     const pool: object[] = [];
@@ -92,8 +128,11 @@ Deno.test("field tracking agrees with what a structured clone keeps, on 6,000 ra
     const shared = random() < 0.3;
     const read = structuredClone(stored);
     const values = { ...read };
-    const tracked = TrackedFields.track(read, { shared });
+    // In memory the storage says when its value reaches no object twice.
+    const tree = shared && linksOf(read).tree;
+    const tracked = TrackedFields.track(read, { shared, tree });
     if (!tracked) continue; // an array, or contains itself: a snapshot's job
+    if (tree) trees++;
     const live = tracked.live;
     if (Object.keys(live).some((key) => Object.getOwnPropertyDescriptor(live, key)!.get)) lazy++;
     const readOnly = random() < 0.2;
@@ -102,7 +141,13 @@ Deno.test("field tracking agrees with what a structured clone keeps, on 6,000 ra
     const reported = tracked.hasChanged(live);
     tracked.checkDepth(live);
     const written = tracked.whileStoring(live, () => fieldBytes(live));
-    const handed = fieldBytes(tracked.handOver().value as Node);
+    const handOver = tracked.handOver();
+    const handed = fieldBytes(handOver.value as Node);
+    const links = linksOf(handOver.value);
+    if (handOver.shape === "tree") assert.ok(links.tree, `run ${run}: said a tree, is not`);
+    if (handOver.shape !== "tangled") {
+      assert.ok(!links.tangled, `run ${run}: fields share objects, not said tangled`);
+    }
     const after = fieldBytes(live);
     const expected = after !== before;
     if (expected) changed++;
@@ -113,5 +158,6 @@ Deno.test("field tracking agrees with what a structured clone keeps, on 6,000 ra
     if (shared) assert.equal(fieldBytes(values), before, `run ${run}: a stored value was changed`);
   }
   assert.ok(changed > 1000, `the handlers changed ${changed} sessions: enough to mean something`);
+  assert.ok(trees > 300, `${trees} stored values were trees: enough to mean something`);
   assert.ok(lazy > 700, `${lazy} sessions had fields read lazily: enough to mean something`);
 });
