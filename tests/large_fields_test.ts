@@ -357,3 +357,41 @@ Deno.test("in memory, the stored objects handed to the plugin are never changed,
     assert.deepEqual(structuredClone(frozen), structuredClone(make()), `handler ${index}`);
   }
 });
+
+Deno.test("in memory, an update copies only what its handlers read, and saves only the fields that changed", async () => {
+  const storage = inMemoryStorage();
+  storage.set("7", stored());
+  const objects = storedObjectsOf(storage)!;
+  const before = objects.read("7").value as Data;
+  assert.equal(objects.read("7").shape, "tree");
+  let cartAsRead: Data["cart"] | undefined;
+  const { errors } = await run(storage, (s) => {
+    void s.history.length; // read, unchanged
+    cartAsRead = s.cart;
+    s.cart.items.push("b");
+  });
+  assert.deepEqual(errors, []);
+  const after = objects.read("7").value as Data;
+  assert.notEqual(after, before, "a new stored object");
+  assert.equal(after.history, before.history, "read and unchanged: the stored object, not a copy");
+  assert.equal(after.seen, before.seen, "never read: the stored object");
+  assert.notEqual(after.cart, before.cart);
+  assert.notEqual(after.cart, cartAsRead, "changed: a copy, not the object the handler holds");
+  assert.deepEqual(after.cart, { items: ["a", "b"] });
+  assert.deepEqual(before.cart, { items: ["a"] }, "the old stored object is never changed");
+  assert.equal(objects.read("7").shape, "tree");
+  // A handler that makes the changed field share an object with another:
+  // the fields read are copied together and the sharing is kept.
+  await run(storage, (s) => {
+    (s.cart as unknown as { last: Entry }).last = s.history[0];
+  });
+  const shared = objects.read("7");
+  assert.equal(shared.shape, "tangled");
+  const value = shared.value as Data & { cart: { last: Entry } };
+  assert.equal(value.cart.last, value.history[0]);
+  const next = await run(storage, (s) => {
+    const read = s as unknown as typeof value;
+    assert.equal(read.cart.last, read.history[0], "read back shared");
+  });
+  assert.deepEqual(next.errors, []);
+});
