@@ -280,7 +280,10 @@ export class TrackedFields implements AccessorOwner {
    * `DepthError` for data nested deeper than a storage reads back.
    */
   handOver(): { value: object; shape: StoredShape } {
-    return this.#handOverChanged() ?? this.#handOverAll();
+    const handed = this.#handOverChanged() ?? this.#handOverAll();
+    // Not needed again; the session may outlive the update (late use).
+    this.#compared = undefined;
+    return handed;
   }
 
   /**
