@@ -11,12 +11,14 @@
  *   print (change_detection/) taken then. Small fields are printed at once;
  *   a session without large fields is left to a snapshot of the whole.
  * - The storage's own objects (in memory): never handed out nor changed;
+ *   every object field, whatever its size, is an accessor until read, and
  *   handlers get copies, compared at the save with the values read
  *   (same_data.ts).
  *
  * The storage gets the session object itself (while it serializes or copies
  * it, fields never read give their values as read), or in memory a new
- * object sharing them ({@linkcode TrackedFields.handOver}). Fields handed
+ * object sharing the fields nobody read or changed, with copies of the
+ * others ({@linkcode TrackedFields.handOver}, _hand_over.ts). Fields handed
  * out one by one would no longer share objects, nor hold the session: a
  * session that does either is compared whole (a snapshot).
  *
@@ -24,16 +26,23 @@
  */
 
 import { hasChanged, type Snapshot, takeSnapshot } from "../change_detection/mod.ts";
-import { cloneField, DepthError, FieldCopier, setOwn } from "../clone.ts";
+import { cloneField, setOwn } from "../clone.ts";
 import { FieldComparer } from "../same_data.ts";
 import { assertStorableDepth, storableShape } from "../storable_depth.ts";
 import { type AccessorOwner, defineAccessor, isTrackedAccessor } from "./_accessors.ts";
+import {
+  type Compared,
+  handedOut,
+  type HandedOver,
+  handOverAll,
+  handOverChanged,
+  type LiveFields,
+} from "./_hand_over.ts";
 import { fits } from "./_size.ts";
-import type { StoredShape } from "../storages/memory.ts";
 
 export { isFlat } from "./_size.ts";
 
-/** Object fields with at most this many slots (keys, items, entries) are handed out at once. */
+/** Object fields with at most this many slots (keys, items, entries) are handed out at once (not in memory). */
 export const EAGER_SLOTS = 48;
 
 /** An accessor field neither read nor assigned: unchanged. */
@@ -97,10 +106,10 @@ export class TrackedFields implements AccessorOwner {
   /**
    * Tracks the session `read`; handlers get {@linkcode live}. `undefined`
    * when a snapshot of the whole does better or must: an array, the
-   * plugin's own copy without large fields, a session with large fields that shares objects between fields
-   * or contains itself. Throws a `DepthError` for
-   * data nested deeper than a storage reads back (large fields are walked
-   * for it here unless `depthKnown`).
+   * plugin's own copy without large fields, a session whose accessor fields
+   * share objects or that contains itself. Throws a `DepthError` for data
+   * nested deeper than a storage reads back (accessor fields are walked for
+   * it here unless `depthKnown`).
    */
   static track(read: object, options: TrackOptions = {}): TrackedFields | undefined {
     if (Array.isArray(read)) return undefined;
@@ -233,26 +242,13 @@ export class TrackedFields implements AccessorOwner {
     return { keys, values, asRead };
   }
 
-  /** The object fields of the live object that were handed out, by key (for walks). */
-  #handedOut(): { fields: LiveFields; walked: Record<string, unknown> } {
-    const fields = this.#fields();
-    const walked: Record<string, unknown> = {};
-    fields.keys.forEach((key, j) => {
-      const value = fields.values[j];
-      if (!fields.asRead[j] && typeof value === "object" && value !== null) {
-        setOwn(walked, key, value);
-      }
-    });
-    return { fields, walked };
-  }
-
   /**
    * Throws a `DepthError` when `data` nests deeper than a storage reads
    * back. Fields never read are as read, and not walked again.
    */
   checkDepth(data: object): void {
     if (data !== this.live) assertStorableDepth(data);
-    else assertStorableDepth(this.#handedOut().walked, this.live);
+    else assertStorableDepth(handedOut(this.#fields()), this.live);
   }
 
   /**
@@ -273,77 +269,18 @@ export class TrackedFields implements AccessorOwner {
   /**
    * The session handed over to a storage that keeps objects as they are (in
    * memory): fields never read are the values read (no copy: both sides only
-   * read them), the others copies, made together so that objects they share
-   * stay shared (comparing each with the value read first, to keep that one
-   * when equal, costs as much as the copy). `tangled`: the copies share
-   * objects between fields or reach the session itself. Throws a
-   * `DepthError` for data nested deeper than a storage reads back.
+   * read them), and so are fields the last {@linkcode hasChanged} found
+   * unchanged; the others are copies (see _hand_over.ts). `shape`: how the
+   * objects of the value are linked. Throws a `DepthError` for data nested
+   * deeper than a storage reads back.
    */
-  handOver(): { value: object; shape: StoredShape } {
-    const handed = this.#handOverChanged() ?? this.#handOverAll();
-    // Not needed again; the session may outlive the update (late use).
-    this.#compared = undefined;
-    return handed;
-  }
-
-  /**
-   * After {@linkcode hasChanged}: fields never read or read and unchanged
-   * are the stored values, only the others are copied (their copy checks
-   * their depth). `undefined` where that cannot keep the session's shape: a
-   * copied field meets an object twice (shared, or a cycle), the session
-   * itself, or an object of a field kept as stored.
-   */
-  #handOverChanged(): { value: object; shape: StoredShape } | undefined {
+  handOver(): HandedOver {
+    const fields = this.#fields();
+    const read = { keys: this.#keys, values: this.#read };
     const compared = this.#compared;
-    if (compared === undefined) return undefined;
-    const { keys, values, asRead } = this.#fields();
-    const read = this.#keys;
-    if (keys.length !== read.length) return undefined;
-    const out: Record<string, unknown> = {};
-    const copier = new FieldCopier(this.live, out);
-    for (let i = 0; i < keys.length; i++) {
-      const value = values[i];
-      if (keys[i] !== read[i]) return undefined;
-      if (asRead[i]) setOwn(out, keys[i], value);
-      else if (compared.same[i] && compared.values[i] === value) {
-        setOwn(out, keys[i], this.#read[i]);
-      } else {
-        try {
-          setOwn(out, keys[i], copier.copy(value, keys[i]));
-        } catch (error) {
-          // Too deep: the walk of every field measures the depth for the message.
-          if (error instanceof DepthError) return undefined;
-          throw error;
-        }
-      }
-    }
-    if (copier.metTwice) return undefined;
-    if (compared.met.length) {
-      for (const original of copier.originals()) {
-        if (compared.met.some((met) => met.has(original))) return undefined;
-      }
-    }
-    // The copies reach no object twice: the session is linked as it was read.
-    return { value: out, shape: this.#tree ? "tree" : "shares" };
-  }
-
-  /** Every field read is copied, together, after a walk that finds what they share. */
-  #handOverAll(): { value: object; shape: StoredShape } {
-    const { fields: { keys, values, asRead }, walked } = this.#handedOut();
-    const shape = storableShape(walked, this.live);
-    const out: Record<string, unknown> = {};
-    const copier = new FieldCopier(this.live, out);
-    for (let j = 0; j < keys.length; j++) {
-      setOwn(out, keys[j], asRead[j] ? values[j] : copier.copy(values[j], keys[j]));
-    }
-    return {
-      value: out,
-      shape: shape.fieldsShare || shape.containsItself
-        ? "tangled"
-        : this.#tree && !copier.metTwice
-        ? "tree"
-        : "shares",
-    };
+    this.#compared = undefined; // not needed again; the session may outlive the update
+    return (compared && handOverChanged(this.live, fields, read, compared, this.#tree)) ??
+      handOverAll(this.live, fields, this.#tree);
   }
 
   /** A snapshot of the session as read, for the rare paths that compare whole sessions (conflicts). */
@@ -353,23 +290,6 @@ export class TrackedFields implements AccessorOwner {
     );
     return { keys: this.#keys, prints };
   }
-}
-
-/** What the last {@linkcode TrackedFields.hasChanged} of the live object found, per field. */
-interface Compared {
-  /** The value compared. */
-  values: unknown[];
-  /** Whether it equals the value as read. */
-  same: boolean[];
-  /** The objects of the fields found equal (live side). */
-  met: ReadonlyMap<object, object>[];
-}
-
-/** The live object's fields, in order; `asRead`: a field never read, given as read. */
-interface LiveFields {
-  keys: string[];
-  values: unknown[];
-  asRead: boolean[];
 }
 
 /** An object with the one field `key`, to print or compare a field on its own. */
