@@ -11,17 +11,31 @@ import { SessionDataError } from "../../errors.ts";
 
 /** The bytes of `value`, to be split into chunks. */
 export function serializeForChunks(key: string, value: unknown): Uint8Array {
+  const bytes = attempt(key, value);
+  if (bytes instanceof Uint8Array) return bytes;
+  throw new RangeError(
+    `Deno KV storage: session "${key}" needs splitting into chunks (a KV value holds 65536 bytes), ` +
+      "but node:v8 serialize() is not available in this runtime. Keep the session smaller.",
+    { cause: bytes },
+  );
+}
+
+/**
+ * Like {@linkcode serializeForChunks}, but `undefined` where `node:v8` is
+ * stubbed (Deno Deploy's classic runtime), so that KV itself can be tried.
+ */
+export function serializeIfAvailable(key: string, value: unknown): Uint8Array | undefined {
+  const bytes = attempt(key, value);
+  return bytes instanceof Uint8Array ? bytes : undefined;
+}
+
+/** The bytes of `value`, or the error of a stubbed `node:v8`. */
+function attempt(key: string, value: unknown): Uint8Array | Error {
   try {
     return serialize(value);
   } catch (error) {
     // Deno Deploy's classic runtime stubs node:v8 ("Not implemented: v8.serialize").
-    if (error instanceof Error && /not implemented/i.test(error.message)) {
-      throw new RangeError(
-        `Deno KV storage: session "${key}" needs splitting into chunks (a KV value holds 65536 bytes), ` +
-          "but node:v8 serialize() is not available in this runtime. Keep the session smaller.",
-        { cause: error },
-      );
-    }
+    if (error instanceof Error && /not implemented/i.test(error.message)) return error;
     // A value no structured clone holds (a function, a symbol): misuse, as
     // Deno KV itself reports it for a session stored whole.
     if (error instanceof RangeError) throw error;

@@ -23,7 +23,8 @@ import {
   isValueTooLarge,
   tooLarge,
 } from "./_limits.ts";
-import { serializeForChunks } from "./_serialize.ts";
+import { serializeForChunks, serializeIfAvailable } from "./_serialize.ts";
+import { surelyFitsOneValue } from "./_size.ts";
 import { isPlainVersion, versionstampOf } from "./_version.ts";
 import type { KvLike } from "./kv.ts";
 
@@ -32,11 +33,12 @@ import type { KvLike } from "./kv.ts";
  * else only if the head is still at it. Resolves whether it wrote.
  *
  * A session is serialized once per save: by KV when it is stored whole, by
- * `node:v8` when it is chunked. Which one is decided before writing, from the
- * version read: a chunked session is serialized here first (KV would
- * serialize it only to refuse it), any other is handed to KV as it is. Only
- * the save on which a session outgrows one value is refused once and
- * serialized again.
+ * `node:v8` when it is chunked. Which one is decided before writing: from the
+ * version read, or without one (a new session, an unconditional write) from
+ * a bound of its size (`_size.ts`). A chunked session, or one that may not
+ * fit in one value, is serialized here first (KV would serialize it only to
+ * refuse it); any other is handed to KV as it is. Only the save on which a
+ * stored session outgrows one value is refused once and serialized again.
  */
 export async function writeSession(
   db: KvLike,
@@ -52,7 +54,7 @@ export async function writeSession(
     // Looks like a manifest: chunks of its serialization, which stays unambiguous.
     return writeChunks(write, serializeForChunks(key, value));
   }
-  if (typeof version === "string" && !isPlainVersion(version)) {
+  if (typeof version === "string" ? !isPlainVersion(version) : !surelyFitsOneValue(value)) {
     return writeOverChunks(write, value);
   }
   // Hot path: the value as is, on the condition that no chunks exist (a
@@ -84,16 +86,17 @@ interface Write {
 }
 
 /**
- * Over a chunked session (or a bare versionstamp): serialized first. Still
- * large: chunks; shrunk into one value: stored as it is, its old chunks
- * deleted in the same commit.
+ * Over a chunked session (or a bare versionstamp), or a session that may not
+ * fit in one value: serialized first. Large: chunks; else stored as it is,
+ * old chunks deleted in the same commit.
  */
 async function writeOverChunks(write: Write, value: unknown): Promise<boolean> {
-  const bytes = serializeForChunks(write.key, value);
-  if (bytes.byteLength > CHUNK_BYTES) return writeChunks(write, bytes);
+  // Without node:v8 (Deno Deploy's classic runtime) KV decides: too large, the error says why.
+  const bytes = serializeIfAvailable(write.key, value);
+  if (bytes !== undefined && bytes.byteLength > CHUNK_BYTES) return writeChunks(write, bytes);
   // node:v8 sizes typed arrays a little differently from KV: KV may still refuse it.
   const result = await unlessTooLarge(commit(write, value, []));
-  return result ? result.ok : writeChunks(write, bytes);
+  return result ? result.ok : writeChunks(write, bytes ?? serializeForChunks(write.key, value));
 }
 
 /** `bytes`, a serialized session, as chunks under a manifest. */
