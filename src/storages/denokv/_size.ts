@@ -158,8 +158,16 @@ const hasOwn = Object.prototype.hasOwnProperty;
 
 /** A string: its tag, byte length and bytes (two-byte ones after a padding byte). */
 function string(value: string): number {
-  const bytes = TWO_BYTE.test(value) ? 2 * value.length + 1 : value.length;
+  const bytes = twoByte(value) ? 2 * value.length + 1 : value.length;
   return 1 + varint(bytes) + bytes;
+}
+
+/** Whether `value` has a character outside Latin-1: a scan for short strings (keys), else a regex. */
+function twoByte(value: string): boolean {
+  const length = value.length;
+  if (length > 32) return TWO_BYTE.test(value);
+  for (let i = 0; i < length; i++) if (value.charCodeAt(i) > 0xff) return true;
+  return false;
 }
 
 /** A small integer: its tag and zigzag varint; any other number a double. */
