@@ -16,7 +16,8 @@
 import "./quiet.ts";
 import { Bot, type TelegramUpdate } from "gramio";
 import { session, type Storage } from "../mod.ts";
-import { cloneValue, markReturnsCopies } from "../src/clone.ts";
+import { cloneValue } from "../src/clone.ts";
+import { markReturnsCopies } from "../src/returns_copies.ts";
 import { sessionOfSize } from "./shapes.ts";
 import { fixed, markdownTable, median } from "./stats.ts";
 import { batch, BOT_INFO } from "./updates.ts";

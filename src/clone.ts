@@ -8,50 +8,8 @@
  * @module
  */
 
+import { DepthError, MAX_DEPTH } from "./depth_limit.ts";
 import { isIndex, pathTo } from "./value_path.ts";
-
-/**
- * How deeply a session may nest (the session object is level 1). Reading back
- * is recursive in every storage: V8's deserializer (Deno KV, chunked
- * sessions) fails at about 2,700 levels of objects (3,600 of arrays) and
- * devalue (Redis) overflows the stack at about 1,700, so sessions deeper than
- * this are refused when saved, with the old value kept.
- */
-export const MAX_DEPTH = 1000;
-
-/** A value nested deeper than {@linkcode MAX_DEPTH}. */
-export class DepthError extends RangeError {
-  constructor(readonly depth: number, readonly field: string | undefined) {
-    super(
-      `the session is nested ${
-        depth > MAX_DEPTH + 1 ? depth : `more than ${MAX_DEPTH}`
-      } levels deep${
-        field === undefined ? "" : ` (field "${field}")`
-      }; the limit is ${MAX_DEPTH} levels, so that every storage can read it back. ` +
-        "Nothing was written; keep long chains (histories, linked lists) in arrays instead of nesting them.",
-    );
-    this.name = "DepthError";
-  }
-}
-
-/**
- * Own capability mark of a storage whose reads return fresh copies and whose
- * writes keep none of the objects written (the three built-in ones): the
- * plugin then skips its own copies. Any other storage may hand out and keep
- * live objects (a `Map`), so the plugin copies what it reads and writes.
- */
-export const RETURNS_COPIES: unique symbol = Symbol("@gramio/session returns copies");
-
-/** Marks `storage` with {@linkcode RETURNS_COPIES} (not enumerable: wrappers do not inherit it). */
-export function markReturnsCopies<T extends object>(storage: T): T {
-  Object.defineProperty(storage, RETURNS_COPIES, { value: true });
-  return storage;
-}
-
-/** Whether `storage` is marked with {@linkcode RETURNS_COPIES}. */
-export function returnsCopies(storage: object): boolean {
-  return (storage as { [RETURNS_COPIES]?: boolean })[RETURNS_COPIES] === true;
-}
 
 /** Copies `value` deeply; throws a TypeError naming the path of a value no storage can hold. */
 export function cloneValue<T>(value: T, tree = false): T {

@@ -11,7 +11,8 @@
  */
 
 import { sameBytes, viewedBytes } from "./bytes.ts";
-import { isBoxed, MAX_DEPTH, namedArrayKeys } from "./clone.ts";
+import { isBoxed, namedArrayKeys } from "./clone.ts";
+import { MAX_DEPTH } from "./depth_limit.ts";
 
 /**
  * Compares the fields of one session with the same fields as read. Where the

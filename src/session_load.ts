@@ -13,7 +13,7 @@
  * @module
  */
 
-import { DepthError } from "./clone.ts";
+import { DepthError } from "./depth_limit.ts";
 import { log, logSession, since } from "./log.ts";
 import type { SessionRuntime } from "./options.ts";
 import { attachClear, initialSession } from "./session_data.ts";

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { DepthError, isBoxed, MAX_DEPTH, namedArrayKeys } from "./clone.ts";
+import { isBoxed, namedArrayKeys } from "./clone.ts";
+import { DepthError, MAX_DEPTH } from "./depth_limit.ts";
 
 /**
  * Throws a {@linkcode DepthError} when `data` nests deeper than

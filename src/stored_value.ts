@@ -9,7 +9,9 @@
  * @module
  */
 
-import { cloneValue, DepthError, MAX_DEPTH, returnsCopies } from "./clone.ts";
+import { cloneValue } from "./clone.ts";
+import { DepthError, MAX_DEPTH } from "./depth_limit.ts";
+import { returnsCopies } from "./returns_copies.ts";
 import { SessionDataError, SessionError } from "./errors.ts";
 import type { Migrator } from "./migrations.ts";
 import { decodeRecord, encodeRecord, type SessionRecord } from "./record.ts";

@@ -5,15 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import {
-  cloneValue,
-  DepthError,
-  markReturnsCopies,
-  MAX_DEPTH,
-  namedArrayKeys,
-  returnsCopies,
-  setOwn,
-} from "../src/clone.ts";
+import { cloneValue, namedArrayKeys, setOwn } from "../src/clone.ts";
+import { DepthError, MAX_DEPTH } from "../src/depth_limit.ts";
+import { markReturnsCopies, returnsCopies } from "../src/returns_copies.ts";
 import { assertStorableDepth, storableShape } from "../src/storable_depth.ts";
 
 function nested(levels: number): Record<string, unknown> {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { hasChanged } from "../src/change_detection/mod.ts";
-import { cloneField, DepthError, MAX_DEPTH } from "../src/clone.ts";
+import { cloneField } from "../src/clone.ts";
+import { DepthError, MAX_DEPTH } from "../src/depth_limit.ts";
 import { EAGER_SLOTS, TrackedFields } from "../src/field_tracking/mod.ts";
 import { fits } from "../src/field_tracking/_size.ts";
 import { FieldComparer } from "../src/same_data.ts";

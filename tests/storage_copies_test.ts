@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { session, type Storage } from "../mod.ts";
-import { returnsCopies } from "../src/clone.ts";
+import { returnsCopies } from "../src/returns_copies.ts";
 import { denoKvStorage } from "../src/storages/denokv/mod.ts";
 import { inMemoryStorage } from "../src/storages/memory.ts";
 import { redisStorage } from "../redis.ts";

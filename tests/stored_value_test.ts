@@ -4,7 +4,8 @@
  * write stores for rich and JSON-only storages.
  */
 import assert from "node:assert/strict";
-import { markReturnsCopies, MAX_DEPTH } from "../src/clone.ts";
+import { MAX_DEPTH } from "../src/depth_limit.ts";
+import { markReturnsCopies } from "../src/returns_copies.ts";
 import { createMigrator } from "../src/migrations.ts";
 import { ENVELOPE_MARK } from "../src/record.ts";
 import {

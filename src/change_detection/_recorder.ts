@@ -5,7 +5,8 @@
  * @module
  */
 
-import { DepthError, MAX_DEPTH, namedArrayKeys } from "../clone.ts";
+import { namedArrayKeys } from "../clone.ts";
+import { DepthError, MAX_DEPTH } from "../depth_limit.ts";
 import {
   errorFields,
   fewPlainKeys,

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { DepthError } from "../clone.ts";
+import { DepthError } from "../depth_limit.ts";
 import { Recorder } from "./_recorder.ts";
 import { Reader } from "./_reader.ts";
 import { primitivePrint, Recording, samePrimitive, samePrint } from "./_tape.ts";

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { DepthError, FieldCopier, setOwn } from "../clone.ts";
+import { FieldCopier, setOwn } from "../clone.ts";
+import { DepthError } from "../depth_limit.ts";
 import { storableShape } from "../storable_depth.ts";
 import type { StoredShape } from "../storages/memory.ts";
 

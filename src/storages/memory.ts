@@ -5,7 +5,8 @@
  * @module
  */
 
-import { cloneTelling, cloneValue, markReturnsCopies } from "../clone.ts";
+import { cloneTelling, cloneValue } from "../clone.ts";
+import { markReturnsCopies } from "../returns_copies.ts";
 import { storableShape } from "../storable_depth.ts";
 import {
   type ListableStorage,

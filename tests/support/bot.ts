@@ -7,7 +7,7 @@
 import { Bot, type TelegramUpdate } from "gramio";
 import type { SetOptions, Storage, VersionedStorage } from "../../src/storage.ts";
 import { isVersionedStorage } from "../../src/storage.ts";
-import { markReturnsCopies, returnsCopies } from "../../src/clone.ts";
+import { markReturnsCopies, returnsCopies } from "../../src/returns_copies.ts";
 
 const errorsByBot = new WeakMap<object, unknown[]>();
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { markReturnsCopies } from "../../clone.ts";
+import { markReturnsCopies } from "../../returns_copies.ts";
 import {
   type AsyncStorage,
   type SetOptions,
