@@ -1,13 +1,15 @@
 /**
  * The Redis storage's stored format (`_format.ts`), called directly: encode
- * and decode, versions, legacy JSON from `@gramio/storage-redis`, and own
- * `__proto__` keys.
+ * and decode, versions, legacy JSON from `@gramio/storage-redis`, own
+ * `__proto__` keys, and the fast writer of devalue's format (`_devalue.ts`).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { stringify as devalueStringify } from "devalue";
 import { SessionDataError } from "../mod.ts";
+import { fastStringify } from "../src/storages/redis/_devalue.ts";
 import {
   decode,
   encode,
@@ -64,3 +66,122 @@ Deno.test("encode: what devalue cannot keep is a TypeError naming the session", 
     (error) => error instanceof TypeError && /named properties \(note\)/.test(error.message),
   );
 });
+
+Deno.test("encode: the fast writer gives devalue's own string for every value it takes, and leaves the rest to devalue", () => {
+  const random = seededRandom(7);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const strings = [
+    "",
+    "a",
+    "red",
+    'quo"te',
+    "back\\slash",
+    "<script>",
+    "line\nbreak",
+    "\u2028",
+    "é✓",
+    "😀",
+    "\ud800",
+    "__proto__x",
+  ];
+  const numbers = [0, -0, 1, -1, 1.5, 1e21, 2 ** 53, NaN, Infinity, -Infinity, Number.MIN_VALUE];
+  const leaf = (): unknown =>
+    pick([
+      () => pick(strings),
+      () => pick(numbers),
+      () => pick([true, false, null, undefined]),
+      () => BigInt(Math.floor(random() * 1e6)) * 10n ** 20n,
+      () => new Date(Math.floor(random() * 4e12)),
+      () => new Date(NaN),
+    ])();
+  const shared: object[] = [];
+  const make = (depth: number): unknown => {
+    if (depth <= 0 || random() < 0.3) return leaf();
+    if (shared.length > 0 && random() < 0.1) return pick(shared); // repeated references, cycles too
+    const kind = pick(["object", "array", "map", "set"]);
+    const size = Math.floor(random() * 5);
+    let made: object;
+    if (kind === "object") {
+      const object: Record<string, unknown> = {};
+      shared.push(object);
+      for (let i = 0; i < size; i++) {
+        object[pick([...strings, "k" + i, "0", "10"])] = make(depth - 1);
+      }
+      made = object;
+    } else if (kind === "array") {
+      const array: unknown[] = [];
+      shared.push(array);
+      for (let i = 0; i < size; i++) array.push(make(depth - 1));
+      made = array;
+    } else if (kind === "map") {
+      const map = new Map<unknown, unknown>();
+      shared.push(map);
+      for (let i = 0; i < size; i++) map.set(make(depth - 2), make(depth - 1));
+      made = map;
+    } else {
+      const set = new Set<unknown>();
+      shared.push(set);
+      for (let i = 0; i < size; i++) set.add(make(depth - 1));
+      made = set;
+    }
+    return made;
+  };
+  let fast = 0;
+  for (let round = 0; round < 2000; round++) {
+    shared.length = 0;
+    const value = make(5);
+    const expected = devalueStringify(value);
+    const written = fastStringify(value);
+    if (written !== undefined) {
+      fast++;
+      assert.equal(written, expected);
+    }
+    assert.equal(encode("k", value, "v"), `${MARKER}v:${expected}`);
+  }
+  assert.ok(fast > 1900, `the fast writer took ${fast} of 2000`);
+
+  // What it leaves to devalue: stored the same way as before, or refused the same way.
+  const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+  const nullProto = Object.assign(Object.create(null), { a: 1 });
+  for (
+    const value of [
+      { bytes: new Uint8Array([1, 2]) },
+      { re: /a+/g },
+      { boxed: Object(1) },
+      { nullProto },
+      { sparse },
+      { url: new URL("https://example.com/") },
+      Object.defineProperty({ visible: 2 }, Symbol("hidden"), { value: 1, enumerable: false }),
+    ]
+  ) {
+    assert.equal(fastStringify(value), undefined);
+    assert.equal(encode("k", value, "v"), `${MARKER}v:${devalueStringify(value)}`);
+  }
+  for (
+    const value of [
+      { f() {} },
+      { s: Symbol("s") },
+      { [Symbol("s")]: 1 },
+      Object.assign([1], { note: "x" }),
+    ]
+  ) {
+    assert.equal(fastStringify(value), undefined);
+    assert.throws(() => encode("k", value, "v"), TypeError);
+  }
+  const proto = JSON.parse('{"__proto__": 1, "\\u0001k": 2}');
+  assert.equal(fastStringify(proto), undefined);
+  assert.deepEqual(Object.entries(decode("k", encode("k", proto, "v")) as object), [
+    ["__proto__", 1],
+    ["\u0001k", 2],
+  ]);
+});
+
+/** A small deterministic generator (mulberry32). */
+function seededRandom(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
