@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { stringify as devalueStringify } from "devalue";
+import { parse as devalueParse, stringify as devalueStringify } from "devalue";
 import { SessionDataError } from "../mod.ts";
 import { fastStringify } from "../src/storages/redis/_devalue.ts";
 import {
@@ -40,6 +40,25 @@ Deno.test("decode / versionOf: legacy JSON reads with JSON.parse, its version is
 Deno.test("decode: what neither format reads is a SessionDataError", () => {
   assert.throws(() => decode("k", "{not json"), SessionDataError);
   assert.throws(() => decode("k", `${MARKER}v:[broken`), SessionDataError);
+  // Odd payloads: read, or refused, exactly as devalue would.
+  const odd = ["[]", '[{"a":5}]', '[{"a":-9}]', '[{"a":0.5}]', '[["Nope",1]]', '[{"a":"1"}]'];
+  for (const payload of [...odd, "[[1,-7]]", '[[-7,3,1,"x"]]', '[["Set",5]]']) {
+    let expected: unknown;
+    try {
+      expected = devalueParse(payload);
+    } catch {
+      assert.throws(() => decode("k", `${MARKER}v:${payload}`), SessionDataError, payload);
+      continue;
+    }
+    assert.deepEqual(decode("k", `${MARKER}v:${payload}`), expected, payload);
+  }
+  // Read as devalue reads them: a lone special value, a self-reference, a hole.
+  assert.equal(decode("k", `${MARKER}v:-1`), undefined);
+  const cyclic = decode("k", `${MARKER}v:[{"self":0}]`) as { self: unknown };
+  assert.equal(cyclic.self, cyclic);
+  const holey = decode("k", `${MARKER}v:[[1,-2,1],"x"]`) as unknown[];
+  assert.equal(holey.length, 3);
+  assert.equal(1 in holey, false);
 });
 
 Deno.test("encode: own __proto__ keys are fields, at any depth; escapes of them stay themselves", () => {
@@ -137,6 +156,8 @@ Deno.test("encode: the fast writer gives devalue's own string for every value it
       assert.equal(written, expected);
     }
     assert.equal(encode("k", value, "v"), `${MARKER}v:${expected}`);
+    // What devalue wrote (the stored format before the fast writer) reads as devalue reads it.
+    assert.deepEqual(decode("k", `${MARKER}v:${expected}`), devalueParse(expected));
   }
   assert.ok(fast > 1900, `the fast writer took ${fast} of 2000`);
 
@@ -156,6 +177,7 @@ Deno.test("encode: the fast writer gives devalue's own string for every value it
   ) {
     assert.equal(fastStringify(value), undefined);
     assert.equal(encode("k", value, "v"), `${MARKER}v:${devalueStringify(value)}`);
+    assert.deepEqual(decode("k", encode("k", value, "v")), devalueParse(devalueStringify(value)));
   }
   for (
     const value of [
@@ -185,3 +207,29 @@ function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+Deno.test("encode: dates are written as devalue writes them, from year 0 to 9999 and beyond", () => {
+  const random = seededRandom(11);
+  const times = [
+    0,
+    -1,
+    1,
+    -62_167_219_200_000,
+    -62_167_219_200_001,
+    253_402_300_799_999,
+    253_402_300_800_000,
+    8.64e15,
+    -8.64e15,
+    951_782_400_000,
+    951_868_800_000,
+    -2_208_988_800_000,
+    NaN,
+  ];
+  for (let i = 0; i < 20_000; i++) {
+    times.push(Math.floor((random() - 0.4) * 5e14), Math.floor((random() - 0.5) * 1.7e16));
+  }
+  for (const time of times) {
+    const date = new Date(time);
+    assert.equal(fastStringify(date), devalueStringify(date), `time ${time}`);
+  }
+});

@@ -55,6 +55,51 @@ function quoteKey(key: string): string {
   return quoted;
 }
 
+const DAY = 86_400_000;
+/** 0000-01-01T00:00:00.000Z and 10000-01-01T00:00:00.000Z: years written with four digits. */
+const FOUR_DIGIT_YEARS_FROM = -62_167_219_200_000;
+const FOUR_DIGIT_YEARS_UNTIL = 253_402_300_800_000;
+
+function twoDigits(value: number): string {
+  return value < 10 ? "0" + value : "" + value;
+}
+
+/**
+ * `date.toISOString()` ("" for an invalid date, as devalue writes it), from
+ * the time value alone: each of the seven `getUTC*` calls `toISOString`
+ * makes costs about as much as this whole computation.
+ */
+function isoString(date: Date): string {
+  const time = date.getTime();
+  if (time !== time) return "";
+  if (time < FOUR_DIGIT_YEARS_FROM || time >= FOUR_DIGIT_YEARS_UNTIL) return date.toISOString();
+  const days = Math.floor(time / DAY);
+  let rest = time - days * DAY;
+  // The civil date of a day count (H. Hinnant's days_from_civil, inverted); March-based years.
+  const shifted = days + 719_468;
+  const era = Math.floor(shifted / 146_097);
+  const dayOfEra = shifted - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) / 365,
+  );
+  const dayOfYear = dayOfEra -
+    (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = Math.floor(rest / 1000);
+  const ms = rest - seconds * 1000;
+  return (year < 1000 ? String(year).padStart(4, "0") : "" + year) + "-" + twoDigits(month) +
+    "-" + twoDigits(day) + "T" + twoDigits(hours) + ":" + twoDigits(minutes) + ":" +
+    twoDigits(seconds) + "." + (ms < 10 ? "00" + ms : ms < 100 ? "0" + ms : "" + ms) + "Z";
+}
+
 const objectProto = Object.prototype;
 const arrayProto = Array.prototype;
 const dateProto = Date.prototype;
@@ -134,8 +179,7 @@ export function fastStringify(value: unknown): string | undefined {
       // Named properties, which devalue would drop: the storage refuses them.
       if (keysOf(array).length !== length) throw OTHER;
     } else if (proto === dateProto) {
-      const date = thing as Date;
-      text = `["Date","${isNaN(date.getDate()) ? "" : date.toISOString()}"]`;
+      text = `["Date","${isoString(thing as Date)}"]`;
     } else if (proto === mapProto) {
       text = '["Map"';
       for (const [key, item] of thing as Map<unknown, unknown>) {
@@ -156,6 +200,90 @@ export function fastStringify(value: unknown): string | undefined {
     return index < 0 ? String(index) : `[${out.join(",")}]`;
   } catch (error) {
     if (error === OTHER) return undefined;
+    throw error;
+  }
+}
+
+const UNSET: unique symbol = Symbol("not hydrated yet");
+
+/**
+ * `devalue.unflatten(parsed)` (what `devalue.parse` does after `JSON.parse`)
+ * for what {@linkcode fastStringify} writes; anything else (other tags, holes,
+ * sparse arrays, escaped or `__proto__` keys, malformed input) goes to
+ * `other`, which gets the same parsed JSON.
+ */
+export function fastUnflatten(parsed: unknown, other: (parsed: unknown) => unknown): unknown {
+  if (!Array.isArray(parsed) || parsed.length === 0) return other(parsed);
+  const values: unknown[] = parsed;
+  const count = values.length;
+  const hydrated: unknown[] = new Array(count).fill(UNSET);
+
+  const hydrate = (index: unknown): unknown => {
+    if (typeof index !== "number") throw OTHER;
+    if (index < 0) {
+      if (index === UNDEFINED) return undefined;
+      if (index === NAN) return NaN;
+      if (index === POSITIVE_INFINITY) return Infinity;
+      if (index === NEGATIVE_INFINITY) return -Infinity;
+      if (index === NEGATIVE_ZERO) return -0;
+      throw OTHER;
+    }
+    if (index >= count || (index | 0) !== index) throw OTHER;
+    const done = hydrated[index];
+    if (done !== UNSET) return done;
+    const value = values[index];
+    if (!value || typeof value !== "object") return hydrated[index] = value;
+    if (Array.isArray(value)) {
+      const first = value[0];
+      if (typeof first === "string") {
+        switch (first) {
+          case "Date":
+            return hydrated[index] = new Date(value[1]);
+          case "BigInt":
+            return hydrated[index] = BigInt(value[1]);
+          case "Set": {
+            const set = new Set<unknown>();
+            hydrated[index] = set;
+            for (let i = 1; i < value.length; i++) set.add(hydrate(value[i]));
+            return set;
+          }
+          case "Map": {
+            const map = new Map<unknown, unknown>();
+            hydrated[index] = map;
+            for (let i = 1; i < value.length; i += 2) {
+              map.set(hydrate(value[i]), hydrate(value[i + 1]));
+            }
+            return map;
+          }
+          default:
+            throw OTHER;
+        }
+      }
+      const length = value.length;
+      const array: unknown[] = [];
+      hydrated[index] = array;
+      for (let i = 0; i < length; i++) {
+        const item = value[i];
+        // Holes (-2) and the sparse form (-7): devalue's.
+        if (item === -2 || item === -7) throw OTHER;
+        array.push(hydrate(item));
+      }
+      return array;
+    }
+    const object: Record<string, unknown> = {};
+    hydrated[index] = object;
+    const source = value as Record<string, unknown>;
+    for (const key in source) {
+      if (key.charCodeAt(0) === 1 || key === "__proto__") throw OTHER;
+      object[key] = hydrate(source[key]);
+    }
+    return object;
+  };
+
+  try {
+    return hydrate(0);
+  } catch (error) {
+    if (error === OTHER) return other(parsed);
     throw error;
   }
 }

@@ -13,14 +13,14 @@
 
 import {
   defaultStringifyOperations,
-  parse,
   type ParseOperations,
   stringify,
   type StringifyOperations,
+  unflatten,
 } from "devalue";
 import { namedArrayKeys, setOwn } from "../../clone.ts";
 import { SessionDataError } from "../../errors.ts";
-import { fastStringify } from "./_devalue.ts";
+import { fastStringify, fastUnflatten } from "./_devalue.ts";
 
 /** Starts every value this storage writes. */
 export const MARKER = "dv1:";
@@ -46,7 +46,7 @@ export function decode(key: string, raw: string): unknown {
   try {
     return start === -1
       ? JSON.parse(raw)
-      : parse(raw.slice(start), undefined, { operations: parseOperations });
+      : fastUnflatten(JSON.parse(raw.slice(start)), devalueUnflatten);
   } catch (error) {
     // Left as it is: the plugin reports it, or starts afresh with onInvalidData: "reset".
     throw new SessionDataError(key, `undecodable (${(error as Error).message})`);
@@ -64,9 +64,21 @@ export function versionOf(raw: string): string | Promise<string> {
     : raw.slice(MARKER.length, start - 1);
 }
 
+/**
+ * Random words for version tokens, drawn 512 at a time: one
+ * `crypto.getRandomValues` call per version cost ~3 µs (a runtime call and a
+ * new typed array each time).
+ */
+const randomWords = new Uint32Array(1024);
+let nextWord = randomWords.length;
+
 /** A fresh random version token: 16 hex digits. */
 export function newVersion(): string {
-  const [high, low] = crypto.getRandomValues(new Uint32Array(2));
+  if (nextWord === randomWords.length) {
+    crypto.getRandomValues(randomWords);
+    nextWord = 0;
+  }
+  const high = randomWords[nextWord++], low = randomWords[nextWord++];
   return high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0");
 }
 
@@ -130,6 +142,10 @@ const stringifyOperations: Partial<StringifyOperations> = {
     return (array as unknown[]).length;
   },
 };
+
+/** devalue's own reading, for what `fastUnflatten` leaves to it. */
+const devalueUnflatten = (parsed: unknown): unknown =>
+  unflatten(parsed as number | unknown[], undefined, { operations: parseOperations });
 
 const parseOperations: Partial<ParseOperations> = {
   set(target, key, value) {
