@@ -395,6 +395,73 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "redisStorage on ioredis: commands sent while one waits leave in one socket write; each keeps its own reply or error",
+  ignore,
+  async fn() {
+    const { client, close } = await openIoRedis();
+    const prefix = testPrefix();
+    // The socket's writes to the kernel: one `_write` per chunk, one `_writev` per corked batch.
+    const stream =
+      (client as unknown as { stream: Record<string, (...args: unknown[]) => unknown> })
+        .stream;
+    let writes = 0;
+    const counted = (name: string) => {
+      const original = stream[name];
+      if (typeof original !== "function") return;
+      stream[name] = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        return original.apply(this, args);
+      };
+    };
+    counted("_write");
+    counted("_writev");
+    try {
+      const storage = redisStorage(client, { prefix });
+      const keys = Array.from({ length: 50 }, (_, i) => `user:${i}`);
+      await Promise.all(keys.map((key, i) => storage.set(key, { i })));
+      await raw(client, "RPUSH", prefix + "a-list", "x"); // not a string: GET answers WRONGTYPE
+
+      // One update at a time: each command is written at once.
+      writes = 0;
+      for (const key of keys.slice(0, 5)) await storage.getVersioned(key);
+      assert.equal(writes, 5);
+
+      // Reads of updates in flight at once: the first is written, the rest wait for the end of the turn.
+      writes = 0;
+      const read = await Promise.all(keys.map((key) => storage.getVersioned(key)));
+      assert.ok(writes <= 3, `${writes} socket writes for ${keys.length} reads`);
+      assert.deepEqual(read.map(({ value }) => value), keys.map((_, i) => ({ i })));
+
+      // Their saves, sent together: each compare-and-set answers for itself.
+      writes = 0;
+      const saved = await Promise.all(
+        read.map(({ version }, i) =>
+          storage.setIfVersion(keys[i], { i: -i }, i === 7 ? "stale" : version)
+        ),
+      );
+      assert.ok(writes <= 3, `${writes} socket writes for ${keys.length} saves`);
+      assert.deepEqual(saved, keys.map((_, i) => i !== 7));
+      assert.deepEqual(await storage.get(keys[9]), { i: -9 });
+      assert.deepEqual(await storage.get(keys[7]), { i: 7 });
+
+      // An error in the batch is that command's alone.
+      const mixed = await Promise.allSettled([
+        storage.get(keys[1]),
+        storage.get("a-list"),
+        storage.get(keys[2]),
+      ]);
+      assert.deepEqual(mixed.map(({ status }) => status), ["fulfilled", "rejected", "fulfilled"]);
+      assert.match(String((mixed[1] as PromiseRejectedResult).reason), /WRONGTYPE/);
+      assert.deepEqual((mixed[2] as PromiseFulfilledResult<unknown>).value, { i: -2 });
+    } finally {
+      await cleanUp(client, prefix);
+      await close();
+    }
+  },
+});
+
 Deno.test("redisStorage rejects an object that is no Redis client", () => {
   assert.throws(
     () => redisStorage({} as unknown as RedisClientLike),

@@ -45,7 +45,9 @@ export function text(reply: unknown): string | null {
 
 function ioRedisConnection(io: shapes.IoRedisLike): Connection {
   const command: Command = (args) => io.call(args[0], ...args.slice(1));
-  if (typeof (io as Partial<shapes.IoRedisClusterLike>).nodes !== "function") return { command };
+  if (typeof (io as Partial<shapes.IoRedisClusterLike>).nodes !== "function") {
+    return { command: coalescing(io) };
+  }
   const cluster = io as shapes.IoRedisClusterLike;
   const nodeCommands = () =>
     cluster.nodes("master").map((node): Command => (args) => node.call(args[0], ...args.slice(1)));
@@ -56,6 +58,53 @@ function ioRedisConnection(io: shapes.IoRedisLike): Connection {
       if (cluster.nodes("master").length === 0) await command(["PING"]);
       return nodeCommands();
     },
+  };
+}
+
+/** What `coalescing` needs of an ioredis client's socket (a Node `Writable`). */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * ioredis sends each command with its own socket write (a system call, ~20 µs
+ * in Deno), unless the client was made with `enableAutoPipelining`. With
+ * updates in flight, the saves of every update whose read came back in one
+ * network packet are sent in the same turn of the event loop: while a command
+ * of this storage is still waiting for its reply, the socket is corked and
+ * uncorked at the end of the turn, so that the commands sent meanwhile leave
+ * in one write. One update at a time nothing waits, and each command is
+ * written at once as before. Order, replies and errors are ioredis' own.
+ * (node-redis and Bun's client already write a turn's commands together; an
+ * ioredis `Cluster` routes each command to its own node's socket and is left
+ * as it is.) 100 updates in flight, 1 KB sessions: from 71-82% of the rate of
+ * GET/SET by hand to 106-108%.
+ */
+function coalescing(io: shapes.IoRedisLike): Command {
+  let waiting = 0;
+  let corked: Corkable | undefined;
+  const uncork = () => {
+    const stream = corked!;
+    corked = undefined;
+    stream.uncork();
+  };
+  const settled = () => {
+    waiting--;
+  };
+  return (args) => {
+    if (waiting > 0 && corked === undefined) {
+      const stream = (io as { stream?: Partial<Corkable> }).stream;
+      if (typeof stream?.cork === "function" && typeof stream.uncork === "function") {
+        stream.cork();
+        corked = stream as Corkable;
+        queueMicrotask(uncork);
+      }
+    }
+    const reply = io.call(args[0], ...args.slice(1));
+    waiting++;
+    reply.then(settled, settled);
+    return reply;
   };
 }
 
