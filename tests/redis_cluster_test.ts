@@ -157,6 +157,54 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "Redis Cluster (ioredis): commands sent while one waits leave in one write per master; each keeps its own reply",
+  ignore: !available,
+  async fn() {
+    const { client, close } = await openIoRedisCluster();
+    const cluster = client as IoRedisClusterLike;
+    const prefix = testPrefix();
+    const storage = redisStorage(cluster, { prefix });
+    try {
+      const keys = Array.from({ length: 60 }, (_, i) => `user:${i}`);
+      await Promise.all(keys.map((key, i) => storage.set(key, { i })));
+      // Each master's socket writes to the kernel: one `_write` per chunk, one `_writev` per corked batch.
+      let writes = 0;
+      const masters = cluster.nodes("master");
+      assert.equal(masters.length, 3);
+      for (const node of masters) {
+        const stream =
+          (node as unknown as { stream: Record<string, (...args: unknown[]) => unknown> })
+            .stream;
+        for (const name of ["_write", "_writev"]) {
+          const original = stream[name];
+          stream[name] = function (this: unknown, ...args: unknown[]) {
+            writes++;
+            return original.apply(this, args);
+          };
+        }
+      }
+      const read = await Promise.all(keys.map((key) => storage.getVersioned(key)));
+      assert.ok(writes <= 6, `${writes} socket writes for ${keys.length} reads on 3 masters`);
+      assert.deepEqual(read.map(({ value }) => value), keys.map((_, i) => ({ i })));
+      writes = 0;
+      const saved = await Promise.all(
+        read.map(({ version }, i) =>
+          storage.setIfVersion(keys[i], { i: -i }, i === 5 ? "stale" : version)
+        ),
+      );
+      assert.ok(writes <= 6, `${writes} socket writes for ${keys.length} saves on 3 masters`);
+      assert.deepEqual(saved, keys.map((_, i) => i !== 5));
+      assert.deepEqual(await storage.get(keys[4]), { i: -4 });
+      assert.deepEqual(await storage.get(keys[5]), { i: 5 });
+    } finally {
+      await removeAll(storage);
+      await close();
+    }
+  },
+});
+
 /** Masters of the private cluster (as `CLUSTER NODES` on `port` reports them) that have a live replica. */
 async function mastersWithReplica(port: number): Promise<number[]> {
   const { stdout } = await new Deno.Command("redis-cli", {
