@@ -233,3 +233,16 @@ Deno.test("encode: dates are written as devalue writes them, from year 0 to 9999
     assert.equal(fastStringify(date), devalueStringify(date), `time ${time}`);
   }
 });
+
+Deno.test("decode: reads own keys only, as devalue does, even with an enumerable key added to Object.prototype", () => {
+  const raw = encode("k", { a: 1, list: [{ b: 2 }] }, "v");
+  const proto = Object.prototype as Record<string, unknown>;
+  proto.added = 0;
+  try {
+    const read = decode("k", raw) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(read), ["a", "list"]);
+    assert.deepEqual(Object.keys((read.list as object[])[0]), ["b"]);
+  } finally {
+    delete proto.added;
+  }
+});

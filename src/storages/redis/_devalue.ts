@@ -1,19 +1,22 @@
 /**
- * devalue's `stringify`, written for speed over the values sessions are made
- * of: plain objects, arrays, strings, numbers, booleans, `null`, `undefined`,
- * `BigInt`, `Date`, `Map` and `Set`. The output is the same string devalue
- * writes (same indices, same sharing of repeated values and references, same
- * escapes), so `devalue.parse` reads it and data written either way is
- * alike. Anything else (typed arrays, `RegExp`, boxed primitives, objects
- * without a prototype or with symbol keys, subclasses, sparse arrays, arrays
- * with named properties, `__proto__` keys, what cannot be stored) answers
- * `undefined`, and the caller runs devalue itself, which stores it or says
- * why not.
+ * devalue's format, written and read for speed over the values sessions are
+ * made of: plain objects, arrays, strings, numbers, booleans, `null`,
+ * `undefined`, `BigInt`, `Date`, `Map` and `Set`.
  *
- * devalue's own walk pays for its generality per value: operations looked up
- * on an options object, a tag read through `Object.prototype.toString`, a
- * path kept for error messages. For a 1 KB session it took 33 µs; this one
- * about a third of that.
+ * {@linkcode fastStringify} writes the same string devalue writes (same
+ * indices, same sharing of repeated values and references, same escapes), so
+ * data written either way is alike and `devalue.parse` reads it. Anything else
+ * (typed arrays, `RegExp`, boxed primitives, objects without a prototype or
+ * with symbol keys, subclasses, sparse arrays, arrays with named properties,
+ * `__proto__` keys, what cannot be stored) answers `undefined`, and the
+ * caller runs devalue itself, which stores it or says why not.
+ * {@linkcode fastUnflatten} reads what it writes and hands devalue the rest.
+ *
+ * devalue's own walks pay for their generality per value: operations looked
+ * up on an options object, a tag read through `Object.prototype.toString`, a
+ * path kept for error messages, `Date` fields read one getter at a time. For a
+ * 1 KB session (best of 15 runs): writing 17.7 → 12.6 µs, reading (with
+ * `JSON.parse`, 5.8 µs of it) 10.5 → 9.5 µs.
  *
  * @module
  */
@@ -273,7 +276,9 @@ export function fastUnflatten(parsed: unknown, other: (parsed: unknown) => unkno
     const object: Record<string, unknown> = {};
     hydrated[index] = object;
     const source = value as Record<string, unknown>;
-    for (const key in source) {
+    const keys = keysOf(source); // own keys only, as devalue reads them
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       if (key.charCodeAt(0) === 1 || key === "__proto__") throw OTHER;
       object[key] = hydrate(source[key]);
     }
