@@ -495,6 +495,8 @@ async function redis(): Promise<boolean> {
     `Redis: ${sizeLabel(1 * KB)} sessions, eager changing, ioredis, ${config.redisUsers} users`,
     "By hand: a GramIO middleware that GETs the session, parses it with devalue (Dates, Maps and Sets " +
       "survive, as with the plugin), runs the handler and SETs it back; no locking, no compare-and-set. " +
+      "Ours: GET, then a compare-and-set Lua script (EVALSHA, ~8 µs of Redis CPU against <1 µs for SET); " +
+      "on ioredis, commands sent while another waits leave in one socket write (by hand: one write each). " +
       "One at a time: each round's median update time; in flight: each round's mean. Rates from the " +
       "medians over paired rounds; ratio: median of per-round ratios (90% interval). CPU: this process " +
       "only (not the Redis server's).",
