@@ -133,12 +133,8 @@ Deno.test({
   name:
     "Redis Cluster keys(): a client that misses a master (stale view during a failover) throws instead of listing too few",
   ignore: !available,
-  async fn() {
-    const { client, close } = await openIoRedisCluster();
-    const cluster = client as IoRedisClusterLike;
-    const prefix = testPrefix();
-    const storage = redisStorage(cluster, { prefix });
-    try {
+  fn: () =>
+    onIoRedisCluster(async (cluster, storage, prefix) => {
       await Promise.all(Array.from({ length: 12 }, (_, i) => storage.set(`user:${i}`, i)));
       // Fault injection on a real cluster: the client's list of masters lacks one of them.
       const stale: IoRedisClusterLike = {
@@ -150,23 +146,15 @@ Deno.test({
         /1 master\(s\) owning slots are not among the client's nodes.*call keys\(\) again/,
       );
       assert.equal((await Array.fromAsync(storage.keys())).length, 12);
-    } finally {
-      await removeAll(storage);
-      await close();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "Redis Cluster (ioredis): commands sent while one waits leave in one write per master; each keeps its own reply",
   ignore: !available,
-  async fn() {
-    const { client, close } = await openIoRedisCluster();
-    const cluster = client as IoRedisClusterLike;
-    const prefix = testPrefix();
-    const storage = redisStorage(cluster, { prefix });
-    try {
+  fn: () =>
+    onIoRedisCluster(async (cluster, storage) => {
       const keys = Array.from({ length: 60 }, (_, i) => `user:${i}`);
       await Promise.all(keys.map((key, i) => storage.set(key, { i })));
       // Each master's socket writes to the kernel: one `_write` per chunk, one `_writev` per corked batch.
@@ -198,12 +186,28 @@ Deno.test({
       assert.deepEqual(saved, keys.map((_, i) => i !== 5));
       assert.deepEqual(await storage.get(keys[4]), { i: -4 });
       assert.deepEqual(await storage.get(keys[5]), { i: 5 });
-    } finally {
-      await removeAll(storage);
-      await close();
-    }
-  },
+    }),
 });
+
+/** Runs `test` with an ioredis Cluster client and a storage on it under a fresh prefix; cleans up. */
+async function onIoRedisCluster(
+  test: (
+    cluster: IoRedisClusterLike,
+    storage: ReturnType<typeof redisStorage>,
+    prefix: string,
+  ) => Promise<void>,
+): Promise<void> {
+  const { client, close } = await openIoRedisCluster();
+  const cluster = client as IoRedisClusterLike;
+  const prefix = testPrefix();
+  const storage = redisStorage(cluster, { prefix });
+  try {
+    await test(cluster, storage, prefix);
+  } finally {
+    await removeAll(storage);
+    await close();
+  }
+}
 
 /** Masters of the private cluster (as `CLUSTER NODES` on `port` reports them) that have a live replica. */
 async function mastersWithReplica(port: number): Promise<number[]> {
