@@ -20,20 +20,29 @@ import { MAX_DEPTH } from "./depth_limit.ts";
  * itself), it matches the stored session object.
  */
 export class FieldComparer {
-  /** Objects of the live value met so far, with the stored object each matched. */
-  #pairs: Map<object, object> | undefined;
+  /**
+   * Objects of the live value met so far, with the stored object each
+   * matched; of a stored tree, only the live objects met.
+   */
+  #pairs: Map<object, object> | Set<object> | undefined;
   /** Stored objects already matched: each may match only one live object. */
   #taken: Set<object> | undefined;
   /** Whether a compared field reached the session object itself. */
   rootMet = false;
 
-  constructor(readonly liveRoot?: object, readonly storedRoot?: object) {}
-
   /**
-   * The objects of the live value the last {@linkcode equal} met (all of
-   * them when it was equal), each with the stored object it matched.
+   * `storedTree`: the values as read reach no object twice. Then each live
+   * object met twice is a difference, and no map of the stored objects each
+   * matched is kept (half the cost of a compare).
    */
-  get met(): ReadonlyMap<object, object> | undefined {
+  constructor(
+    readonly liveRoot?: object,
+    readonly storedRoot?: object,
+    readonly storedTree = false,
+  ) {}
+
+  /** The objects of the live value the last {@linkcode equal} met (all of them when it was equal). */
+  get met(): { has(object: object): boolean } | undefined {
     return this.#pairs;
   }
 
@@ -55,13 +64,19 @@ export class FieldComparer {
     // Deeper than any storage keeps: the save refuses it, with the depth in its message.
     if (depth > MAX_DEPTH) return false;
     // Shared references and cycles: the live graph must have the stored one's shape.
-    const pairs = this.#pairs ??= new Map();
-    const matched = pairs.get(value);
-    if (matched !== undefined) return matched === stored;
-    const taken = this.#taken ??= new Set();
-    if (taken.has(stored)) return false;
-    pairs.set(value, stored);
-    taken.add(stored);
+    if (this.storedTree) {
+      const met = (this.#pairs ??= new Set()) as Set<object>;
+      if (met.has(value)) return false;
+      met.add(value);
+    } else {
+      const pairs = (this.#pairs ??= new Map()) as Map<object, object>;
+      const matched = pairs.get(value);
+      if (matched !== undefined) return matched === stored;
+      const taken = this.#taken ??= new Set();
+      if (taken.has(stored)) return false;
+      pairs.set(value, stored);
+      taken.add(stored);
+    }
     const next = depth + 1;
 
     if (Array.isArray(value)) {

@@ -447,3 +447,19 @@ Deno.test("in memory, objects a changed field shares with another field or withi
   assert.equal(handed.shape, "shares", "no longer a tree: later reads remember what they copy");
   assert.equal(handed.value.a, read.a, "a, never read, is the stored object");
 });
+
+Deno.test("in memory, a stored tree: an object the handler makes shared is a change, an equal copy is not", () => {
+  const read = () => ({ a: { x: { n: 1 }, y: { n: 1 } }, b: [{ n: 1 }] });
+  for (const tree of [true, false]) {
+    const shared = TrackedFields.track(read(), { shared: true, depthKnown: true, tree })!;
+    const live = shared.live as ReturnType<typeof read>;
+    live.a.y = live.a.x; // equal values, but now one object
+    assert.equal(shared.hasChanged(live), true, `tree: ${tree}`);
+
+    const copied = TrackedFields.track(read(), { shared: true, depthKnown: true, tree })!;
+    const same = copied.live as ReturnType<typeof read>;
+    same.a.y = { n: 1 };
+    same.b = structuredClone(same.b);
+    assert.equal(copied.hasChanged(same), false, `tree: ${tree}`);
+  }
+});

@@ -28,7 +28,7 @@ export interface Compared {
   /** Whether it equals the value as read. */
   same: boolean[];
   /** The objects of the fields found equal (live side). */
-  met: ReadonlyMap<object, object>[];
+  met: { has(object: object): boolean }[];
 }
 
 /** A session handed over, and how the objects it reaches are linked. */

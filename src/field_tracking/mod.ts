@@ -213,7 +213,7 @@ export class TrackedFields implements AccessorOwner {
         const print = this.#prints[i];
         same = print
           ? !hasChanged(print, fieldOf(key, value))
-          : (comparer ??= new FieldComparer(data, this.#root)).equal(value, before);
+          : (comparer ??= new FieldComparer(data, this.#root, this.#tree)).equal(value, before);
         if (same && compared && comparer?.met) compared.met.push(comparer.met);
       }
       if (!same && !compared) return true;
