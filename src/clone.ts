@@ -9,13 +9,14 @@
  */
 
 import { DepthError, MAX_DEPTH } from "./depth_limit.ts";
-import { isIndex, pathTo } from "./value_path.ts";
+import { pathTo } from "./value_path.ts";
+import { isBoxed, namedArrayKeys, setOwn } from "./value_kinds.ts";
 
 /** Copies `value` deeply; throws a TypeError naming the path of a value no storage can hold. */
 export function cloneValue<T>(value: T, tree = false): T {
   const flat = flatCopy(value);
   if (flat !== undefined) return flat as T;
-  return new Cloner(undefined, undefined, tree).copy(value, "") as T;
+  return new Cloner(undefined, undefined, tree ? "tree" : "remember").copy(value, "") as T;
 }
 
 /**
@@ -30,6 +31,14 @@ export function cloneTelling<T>(value: T): { copy: T; tree: boolean } {
   return { copy, tree: !cloner.metTwice };
 }
 
+/** What a {@linkcode FieldCopier} made with `treeOnly` throws when it meets an object twice. */
+export class NotATree extends Error {
+  constructor() {
+    super("an object was met twice");
+    this.name = "NotATree";
+  }
+}
+
 /**
  * Copies fields of the session object `root` deeply, like
  * {@linkcode cloneValue}, one at a time: an object that several of them
@@ -39,8 +48,13 @@ export function cloneTelling<T>(value: T): { copy: T; tree: boolean } {
 export class FieldCopier {
   readonly #cloner: Cloner;
 
-  constructor(root: object, rootCopy: object) {
-    this.#cloner = new Cloner(root, rootCopy);
+  /**
+   * `treeOnly`: the copies are wanted only if no object is met twice (nor
+   * `root`): {@linkcode copy} then throws {@linkcode NotATree} when one is,
+   * and remembers only which objects it met (a set, not a map to copies).
+   */
+  constructor(root: object, rootCopy: object, treeOnly = false) {
+    this.#cloner = new Cloner(root, rootCopy, treeOnly ? "tree only" : "remember");
   }
 
   /** A copy of `value`, the field named `field`. */
@@ -74,26 +88,7 @@ export function cloneField<T>(
 ): T {
   const flat = flatCopy(value);
   if (flat !== undefined) return flat as T;
-  return new Cloner(root, rootCopy, tree).copy(value, field) as T;
-}
-
-/** The own enumerable keys of an array that are not indices, or `undefined` when none. */
-export function namedArrayKeys(array: readonly unknown[]): string[] | undefined {
-  const keys = Object.keys(array);
-  // Indices come first, in order: a dense array without named keys ends with its last index.
-  const last = keys.length - 1;
-  if (last === -1 || (keys.length === array.length && keys[last] === String(last))) {
-    return undefined;
-  }
-  let first = keys.length;
-  while (first > 0 && !isIndex(keys[first - 1])) first--;
-  return first === keys.length ? undefined : keys.slice(first);
-}
-
-/** A `Number`, `String`, `Boolean` or `BigInt` object (`new Number(1)`). */
-export function isBoxed(value: object): boolean {
-  return value instanceof Number || value instanceof String || value instanceof Boolean ||
-    value instanceof BigInt;
+  return new Cloner(root, rootCopy, tree ? "tree" : "remember").copy(value, field) as T;
 }
 
 /** What the copier met that no storage can hold; its path (value_path.ts) is looked up only then. */
@@ -112,16 +107,26 @@ class Cloner {
 
   /** Whether the value is known to reach no object twice: nothing to remember then. */
   readonly #tree: boolean;
+  /** In "tree only" mode, the objects met (one met twice stops the copy). */
+  readonly #met: Set<object> | undefined;
 
   /**
-   * `root`: an object that `rootCopy` stands for wherever it is met. `tree`:
-   * the value reaches no object twice (no shared objects, no cycles), so the
-   * copies need not be remembered (a third of the cost of a copy).
+   * `root`: an object that `rootCopy` stands for wherever it is met.
+   * `links`: "remember", each copy is remembered, so that objects met
+   * twice are copied once; "tree", the value is known to reach no object
+   * twice (no shared objects, no cycles), so nothing is remembered (a third
+   * of the cost of a copy); "tree only", an object met twice (or `root`)
+   * throws {@linkcode NotATree}, and only the objects met are remembered.
    */
-  constructor(root?: object, rootCopy?: object, tree = false) {
+  constructor(
+    root?: object,
+    rootCopy?: object,
+    links: "remember" | "tree" | "tree only" = "remember",
+  ) {
     this.#root = root;
     this.#rootCopy = rootCopy;
-    this.#tree = tree;
+    this.#tree = links !== "remember";
+    this.#met = links === "tree only" ? new Set() : undefined;
   }
 
   /**
@@ -144,7 +149,7 @@ class Cloner {
   }
 
   originals(): Iterable<object> {
-    return this.#copies?.keys() ?? [];
+    return this.#met ?? this.#copies?.keys() ?? [];
   }
 
   #clone(value: unknown, depth: number): unknown {
@@ -153,11 +158,16 @@ class Cloner {
       return value;
     }
     if (value === this.#root) {
+      if (this.#met) throw new NotATree();
       this.metTwice = true;
       return this.#rootCopy;
     }
     let copies: Map<object, unknown> | undefined;
-    if (!this.#tree) {
+    if (this.#met) {
+      // One hash operation: an object met before leaves the set's size as it was.
+      const size = this.#met.size;
+      if (this.#met.add(value).size === size) throw new NotATree();
+    } else if (!this.#tree) {
       copies = this.#copies ??= new Map();
       const known = copies.get(value);
       if (known !== undefined) {
@@ -251,18 +261,6 @@ function remember<T>(
 ): T {
   copies?.set(original, copy);
   return copy;
-}
-
-/** Sets an own field, even one named `__proto__` (which `=` would treat as the prototype). */
-export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else target[key] = value;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 
 import { changedFields, type Snapshot, takeSnapshot } from "./change_detection/mod.ts";
-import { setOwn } from "./clone.ts";
+import { setOwn } from "./value_kinds.ts";
 import { SessionConflictError } from "./errors.ts";
 
 /** What to do when another process saved the session while this update ran. */

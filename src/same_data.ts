@@ -11,7 +11,7 @@
  */
 
 import { sameBytes, viewedBytes } from "./bytes.ts";
-import { isBoxed, namedArrayKeys } from "./clone.ts";
+import { isBoxed, namedArrayKeys } from "./value_kinds.ts";
 import { MAX_DEPTH } from "./depth_limit.ts";
 
 /**

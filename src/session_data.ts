@@ -8,7 +8,8 @@
  * @module
  */
 
-import { cloneValue, setOwn } from "./clone.ts";
+import { cloneValue } from "./clone.ts";
+import { setOwn } from "./value_kinds.ts";
 import type { SessionRuntime } from "./options.ts";
 import { isThenable } from "./thenable.ts";
 

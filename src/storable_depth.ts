@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isBoxed, namedArrayKeys } from "./clone.ts";
+import { isBoxed, namedArrayKeys } from "./value_kinds.ts";
 import { DepthError, MAX_DEPTH } from "./depth_limit.ts";
 
 /**

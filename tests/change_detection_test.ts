@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { serialize } from "node:v8";
-import { setOwn } from "../src/clone.ts";
+import { setOwn } from "../src/value_kinds.ts";
 import { DepthError, MAX_DEPTH } from "../src/depth_limit.ts";
 import { changedFields, hasChanged, takeSnapshot } from "../src/change_detection/mod.ts";
 import { mutateOne, randomValues } from "./support/random_values.ts";

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { cloneValue, namedArrayKeys, setOwn } from "../src/clone.ts";
+import { cloneValue } from "../src/clone.ts";
+import { namedArrayKeys, setOwn } from "../src/value_kinds.ts";
 import { DepthError, MAX_DEPTH } from "../src/depth_limit.ts";
 import { markReturnsCopies, returnsCopies } from "../src/returns_copies.ts";
 import { assertStorableDepth, storableShape } from "../src/storable_depth.ts";

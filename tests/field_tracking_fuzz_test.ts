@@ -13,7 +13,7 @@
  * handler left; and the storage's own objects must never change.
  */
 import assert from "node:assert/strict";
-import { isBoxed } from "../src/clone.ts";
+import { isBoxed } from "../src/value_kinds.ts";
 import { EAGER_SLOTS, TrackedFields } from "../src/field_tracking/mod.ts";
 import { mutateOne, randomValues } from "./support/random_values.ts";
 

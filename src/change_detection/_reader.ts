@@ -5,7 +5,7 @@
  * @module
  */
 
-import { namedArrayKeys } from "../clone.ts";
+import { namedArrayKeys } from "../value_kinds.ts";
 import { errorFields, Numbering, type Recording, samePrimitive, type Tape } from "./_tape.ts";
 import { sameBytes, viewedBytes } from "../bytes.ts";
 import * as tags from "./_tags.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { namedArrayKeys } from "../clone.ts";
+import { namedArrayKeys } from "../value_kinds.ts";
 import { DepthError, MAX_DEPTH } from "../depth_limit.ts";
 import {
   errorFields,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isBoxed } from "../clone.ts";
+import { isBoxed } from "../value_kinds.ts";
 
 /** What an entry at a value's position recorded; an object, so never equal to a primitive. */
 export class Tag {

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { FieldCopier, setOwn } from "../clone.ts";
+import { FieldCopier, NotATree } from "../clone.ts";
+import { setOwn } from "../value_kinds.ts";
 import { DepthError } from "../depth_limit.ts";
 import { storableShape } from "../storable_depth.ts";
 import type { StoredShape } from "../storages/memory.ts";
@@ -67,7 +68,7 @@ export function handOverChanged(
   const { keys, values, asRead } = fields;
   if (keys.length !== read.keys.length) return undefined;
   const out: Record<string, unknown> = {};
-  const copier = new FieldCopier(live, out);
+  const copier = new FieldCopier(live, out, true);
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
     if (keys[i] !== read.keys[i]) return undefined;
@@ -78,12 +79,11 @@ export function handOverChanged(
       try {
         setOwn(out, keys[i], copier.copy(value, keys[i]));
       } catch (error) {
-        if (error instanceof DepthError) return undefined;
+        if (error instanceof DepthError || error instanceof NotATree) return undefined;
         throw error;
       }
     }
   }
-  if (copier.metTwice) return undefined;
   if (compared.met.length) {
     for (const original of copier.originals()) {
       if (compared.met.some((met) => met.has(original))) return undefined;

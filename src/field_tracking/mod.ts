@@ -26,7 +26,8 @@
  */
 
 import { hasChanged, type Snapshot, takeSnapshot } from "../change_detection/mod.ts";
-import { cloneField, setOwn } from "../clone.ts";
+import { cloneField } from "../clone.ts";
+import { setOwn } from "../value_kinds.ts";
 import { FieldComparer } from "../same_data.ts";
 import { assertStorableDepth, storableShape } from "../storable_depth.ts";
 import { type AccessorOwner, defineAccessor, isTrackedAccessor } from "./_accessors.ts";

@@ -4,7 +4,7 @@
  * Map, Set, Date, typed arrays, RegExp, Errors, boxed primitives, shared
  * references and cycles. Seeded: every run builds the same values.
  */
-import { isBoxed, setOwn } from "../../src/clone.ts";
+import { isBoxed, setOwn } from "../../src/value_kinds.ts";
 
 type Node = Record<string, unknown>;
 

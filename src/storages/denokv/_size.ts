@@ -17,7 +17,7 @@
  * @module
  */
 
-import { namedArrayKeys } from "../../clone.ts";
+import { namedArrayKeys } from "../../value_kinds.ts";
 import { CHUNK_BYTES } from "./_chunks.ts";
 
 /** Deeper than this, the walk gives up (the serialization decides). */

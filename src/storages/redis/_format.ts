@@ -18,7 +18,7 @@ import {
   type StringifyOperations,
   unflatten,
 } from "devalue";
-import { namedArrayKeys, setOwn } from "../../clone.ts";
+import { namedArrayKeys, setOwn } from "../../value_kinds.ts";
 import { SessionDataError } from "../../errors.ts";
 import { fastStringify, fastUnflatten } from "./_devalue.ts";
 
