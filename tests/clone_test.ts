@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { serialize } from "node:v8";
-import { cloneValue } from "../src/clone.ts";
+import { cloneValue, FieldCopier, NotATree } from "../src/clone.ts";
 import { namedArrayKeys, setOwn } from "../src/value_kinds.ts";
 import { DepthError, MAX_DEPTH } from "../src/depth_limit.ts";
 import { markReturnsCopies, returnsCopies } from "../src/returns_copies.ts";
@@ -124,4 +124,19 @@ Deno.test("storableShape: whether a session contains itself or shares objects be
   assert.throws(() => storableShape({ deep: nested(MAX_DEPTH) }), DepthError);
   // Some of a session's fields only: the session met inside them is not walked.
   assertStorableDepth({ list: session.list, deep: nested(10) }, session);
+});
+
+Deno.test("FieldCopier with treeOnly: copies a tree, stops with NotATree at an object met twice or the session", () => {
+  const root = { a: { list: [{ n: 1 }, { n: 2 }] } };
+  const copier = new FieldCopier(root, {}, true);
+  const copy = copier.copy(root.a, "a");
+  assert.deepEqual(copy, root.a);
+  assert.notEqual(copy.list[0], root.a.list[0]);
+  assert.deepEqual(new Set(copier.originals()), new Set([root.a, root.a.list, ...root.a.list]));
+  const item = { n: 1 };
+  assert.throws(() => new FieldCopier(root, {}, true).copy({ x: item, y: item }, "b"), NotATree);
+  assert.throws(() => new FieldCopier(root, {}, true).copy({ back: root }, "c"), NotATree);
+  // Without treeOnly the sharing is kept.
+  const kept = new FieldCopier(root, {}).copy({ x: item, y: item }, "b");
+  assert.equal(kept.x, kept.y);
 });
