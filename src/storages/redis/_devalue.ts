@@ -24,11 +24,8 @@
 /** Thrown inside the walk when devalue must take over. */
 const OTHER: unique symbol = Symbol("devalue must take over");
 
-const UNDEFINED = -1;
-const NAN = -3;
-const POSITIVE_INFINITY = -4;
-const NEGATIVE_INFINITY = -5;
-const NEGATIVE_ZERO = -6;
+// devalue's indices of values it writes as such.
+const [UNDEFINED, NAN, POSITIVE_INFINITY, NEGATIVE_INFINITY, NEGATIVE_ZERO] = [-1, -3, -4, -5, -6];
 
 /** devalue's string escaping (`stringify_string`). */
 // deno-lint-ignore no-control-regex
@@ -155,7 +152,8 @@ export function fastStringify(value: unknown): string | undefined {
     const proto = getPrototypeOf(thing);
     let text: string;
     if (proto === objectProto) {
-      if (getOwnPropertySymbols(thing).length > 0) throw OTHER;
+      // devalue's error; a non-enumerable symbol (a session's tracking link) is skipped.
+      if (hasEnumerableSymbol(thing)) throw OTHER;
       const object = thing as Record<string, unknown>;
       text = "{";
       const keys = keysOf(object);
@@ -206,6 +204,12 @@ export function fastStringify(value: unknown): string | undefined {
     throw error;
   }
 }
+
+/** Whether `object` has an own enumerable symbol key (devalue refuses those, and only those). */
+const hasEnumerableSymbol = (object: object): boolean =>
+  getOwnPropertySymbols(object).some((key) =>
+    Object.prototype.propertyIsEnumerable.call(object, key)
+  );
 
 const UNSET: unique symbol = Symbol("not hydrated yet");
 
