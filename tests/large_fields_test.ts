@@ -395,3 +395,22 @@ Deno.test("in memory, an update copies only what its handlers read, and saves on
   });
   assert.deepEqual(next.errors, []);
 });
+
+Deno.test("console.log(ctx.session) shows field values, not [Getter/Setter] (Deno and node:util inspection)", async () => {
+  const { inspect } = await import("node:util");
+  for (const backend of await backends()) {
+    try {
+      let shown: string[] = [];
+      await run(backend.storage, (s) => {
+        shown = [Deno.inspect(s, { depth: 4 }), inspect(s, { depth: 4 })];
+      });
+      for (const text of shown) {
+        assert.doesNotMatch(text, /Getter|Setter/, backend.name);
+        assert.match(text, /items: \[ "a" \]|items: \[ 'a' \]/, backend.name);
+        assert.match(text, /entry 0/, backend.name);
+      }
+    } finally {
+      await backend.close();
+    }
+  }
+});

@@ -1,9 +1,10 @@
 /**
- * The accessors of large session fields (field_tracking/mod.ts): one getter
- * and setter per field name, shared by every session object, which find the
- * session's tracking on the session object itself (`OWNER`). A getter made per session would give each
- * session object its own hidden class, and V8 would turn them into slow
- * dictionaries (and `for...in` loops over them with them).
+ * The accessors of session fields read lazily (field_tracking/mod.ts): one
+ * getter and setter per field name, shared by every session object, which
+ * find the session's tracking on the session object itself (`OWNER`). A
+ * getter made per session would give each session object its own hidden
+ * class, and V8 would turn them into slow dictionaries (and `for...in` loops
+ * over them with them).
  *
  * @module
  */
@@ -41,9 +42,36 @@ const MAX_SHARED = 1024;
 export function defineAccessor(session: object, key: string, owner: AccessorOwner): void {
   const slots = session as Record<symbol, AccessorOwner | undefined>;
   if (Object.hasOwn(session, OWNER)) slots[OWNER] = owner;
-  else Object.defineProperty(session, OWNER, { value: owner, writable: true });
+  else {
+    Object.defineProperty(session, OWNER, { value: owner, writable: true });
+    Object.defineProperty(session, DENO_INSPECT, INSPECT_IN_DENO);
+    Object.defineProperty(session, NODE_INSPECT, INSPECT_IN_NODE);
+  }
   Object.defineProperty(session, key, accessorFor(key));
 }
+
+/**
+ * `console.log(ctx.session)` shows the fields' values, not `[Getter/Setter]`:
+ * Deno's and Node's (and Bun's) inspection hooks, not enumerable (no key
+ * list, spread, clone or serializer sees them), print a plain copy of the
+ * session's own enumerable fields (reading them, as any handler may).
+ */
+const DENO_INSPECT = Symbol.for("Deno.customInspect");
+const NODE_INSPECT = Symbol.for("nodejs.util.inspect.custom");
+const INSPECT_IN_DENO: PropertyDescriptor = {
+  value(this: object, inspect: (value: unknown, options: unknown) => string, options: unknown) {
+    return inspect({ ...this }, options);
+  },
+  configurable: true,
+  writable: true,
+};
+const INSPECT_IN_NODE: PropertyDescriptor = {
+  value(this: object) {
+    return { ...this };
+  },
+  configurable: true,
+  writable: true,
+};
 
 function accessorFor(key: string): PropertyDescriptor {
   let accessor = accessors.get(key);
