@@ -54,7 +54,7 @@ export class SessionStorageError extends SessionError {
     sessionKey: string,
     cause: unknown,
   ) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = describeCause(cause);
     super(
       `Session "${sessionKey}": storage ${operation} failed: ${reason}` +
         (operation === "read"
@@ -66,6 +66,22 @@ export class SessionStorageError extends SessionError {
     this.name = "SessionStorageError";
     this.operation = operation;
   }
+}
+
+/**
+ * What a storage threw, in words: its message; for an error without one (a
+ * socket closed, an `AggregateError` of failed connections, as Redis clients
+ * throw during a failover), its name, code and the messages it aggregates.
+ */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  if (cause.message) return cause.message;
+  const code = (cause as { code?: unknown }).code;
+  const inner = cause instanceof AggregateError
+    ? cause.errors.map((error) => describeCause(error)).filter(Boolean).slice(0, 3)
+    : [];
+  return [cause.name, code === undefined ? "" : String(code), inner.join("; ")]
+    .filter(Boolean).join(": ");
 }
 
 /**

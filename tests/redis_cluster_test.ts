@@ -318,6 +318,10 @@ Deno.test({
                 error instanceof SessionStorageError || error instanceof SessionConflictError,
                 String(error),
               );
+              // Each says what failed, even where the client's error has no message.
+              if (error instanceof SessionStorageError) {
+                assert.match(error.message, /storage (read|write) failed: \S/, error.message);
+              }
             }
             const listed = await Array.fromAsync(storage.keys());
             assert.deepEqual(new Set(listed), new Set(sent.keys()), "keys() after the failover");

@@ -34,6 +34,26 @@ Deno.test("storageError: data errors and misuse as they are, anything else wrapp
   assert.ok(storageError("read", "k", "a string") instanceof SessionStorageError);
 });
 
+Deno.test("SessionStorageError says what failed even when the storage's error has no message", () => {
+  const closed = Object.assign(new Error(""), { name: "SocketClosedUnexpectedlyError" });
+  assert.match(
+    new SessionStorageError("write", "k", closed).message,
+    /storage write failed: SocketClosedUnexpectedlyError$/,
+  );
+  const refused = new AggregateError([
+    Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:7201"), { code: "ECONNREFUSED" }),
+    new Error("connect ECONNREFUSED ::1:7201"),
+  ]);
+  Object.assign(refused, { code: "ECONNREFUSED" });
+  assert.equal(
+    new SessionStorageError("read", "k", refused).message,
+    'Session "k": storage read failed: AggregateError: ECONNREFUSED: connect ECONNREFUSED ' +
+      "127.0.0.1:7201; connect ECONNREFUSED ::1:7201 (handlers were not run on a blank session; " +
+      "nothing was written)",
+  );
+  assert.match(new SessionStorageError("read", "k", down).message, /failed: connection refused/);
+});
+
 Deno.test("withErrorRule: keyed methods, synchronous or not, follow the rule; keys() and the rest are left alone", async () => {
   const storage = withErrorRule({
     get: (_key: string): unknown => {
