@@ -68,8 +68,7 @@ export class TrackedFields implements AccessorOwner {
   /** The session object as read: where a field refers to it, it stands for {@linkcode live}. */
   readonly #root: object;
   readonly #shared: boolean;
-  /** The session as read reaches no object twice. */
-  readonly #tree: boolean;
+  readonly #tree: boolean; // the session as read reaches no object twice
   readonly #keys: string[];
   /** Per field: its value as read (unchanged unless handed out as it is, with a print). */
   readonly #read: unknown[];
