@@ -35,18 +35,25 @@ const accessors = new Map<string, PropertyDescriptor>();
 const MAX_SHARED = 1024;
 
 /**
- * Defines field `key` of `session` as an own, enumerable, configurable
- * accessor that `owner` answers (spread, `JSON.stringify`, `structuredClone`
- * and `Object.keys` see it as a field).
+ * Makes `owner` answer the accessors {@linkcode defineAccessor} gives
+ * `session` (a session object reused for a `$clear()` gets its new owner).
  */
-export function defineAccessor(session: object, key: string, owner: AccessorOwner): void {
-  const slots = session as Record<symbol, AccessorOwner | undefined>;
-  if (Object.hasOwn(session, OWNER)) slots[OWNER] = owner;
-  else {
-    Object.defineProperty(session, OWNER, { value: owner, writable: true });
-    Object.defineProperty(session, DENO_INSPECT, INSPECT_IN_DENO);
-    Object.defineProperty(session, NODE_INSPECT, INSPECT_IN_NODE);
+export function attachOwner(session: object, owner: AccessorOwner): void {
+  if (Object.hasOwn(session, OWNER)) {
+    (session as Record<symbol, AccessorOwner>)[OWNER] = owner;
+    return;
   }
+  Object.defineProperty(session, OWNER, { value: owner, writable: true });
+  Object.defineProperty(session, DENO_INSPECT, INSPECT_IN_DENO);
+  Object.defineProperty(session, NODE_INSPECT, INSPECT_IN_NODE);
+}
+
+/**
+ * Defines field `key` of `session` as an own, enumerable, configurable
+ * accessor that the owner attached to it answers (spread, `JSON.stringify`,
+ * `structuredClone` and `Object.keys` see it as a field).
+ */
+export function defineAccessor(session: object, key: string): void {
   Object.defineProperty(session, key, accessorFor(key));
 }
 

@@ -30,15 +30,8 @@ import { cloneField } from "../clone.ts";
 import { setOwn } from "../value_kinds.ts";
 import { FieldComparer } from "../same_data.ts";
 import { assertStorableDepth, storableShape } from "../storable_depth.ts";
-import { type AccessorOwner, defineAccessor, isTrackedAccessor } from "./_accessors.ts";
-import {
-  type Compared,
-  handedOut,
-  type HandedOver,
-  handOverAll,
-  handOverChanged,
-  type LiveFields,
-} from "./_hand_over.ts";
+import * as accessors from "./_accessors.ts";
+import * as handing from "./_hand_over.ts";
 import { fits } from "./_size.ts";
 
 export { isFlat } from "./_size.ts";
@@ -62,7 +55,7 @@ export interface TrackOptions {
 }
 
 /** The top-level fields of one session as read, and what the handlers did with them. */
-export class TrackedFields implements AccessorOwner {
+export class TrackedFields implements accessors.AccessorOwner {
   /** The object handlers hold. */
   readonly live: Record<string, unknown>;
   /** The session object as read: where a field refers to it, it stands for {@linkcode live}. */
@@ -83,7 +76,7 @@ export class TrackedFields implements AccessorOwner {
    * field, the value compared and whether it equals the value as read (so
    * that the save keeps the stored one instead of a copy).
    */
-  #compared: Compared | undefined;
+  #compared: handing.Compared | undefined;
 
   private constructor(
     live: object,
@@ -136,12 +129,13 @@ export class TrackedFields implements AccessorOwner {
     const tree = shared && options.tree === true;
     const tracked = new TrackedFields(options.live ?? {}, read, shared, tree, keys, values);
     const live = tracked.live;
+    if (large) accessors.attachOwner(live, tracked);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       const value = values[i];
       if (large?.[i]) {
         tracked.#held[i] = UNREAD;
-        defineAccessor(live, key, tracked);
+        accessors.defineAccessor(live, key);
       } else if (typeof value !== "object" || value === null) setOwn(live, key, value);
       else setOwn(live, key, tracked.#handOut(i, value));
     }
@@ -182,7 +176,9 @@ export class TrackedFields implements AccessorOwner {
    * set again) reads as what replaced it.
    */
   #current(i: number, key: string): unknown {
-    if (this.#held[i] !== undefined && isTrackedAccessor(this.live, key)) return this.#held[i];
+    if (this.#held[i] !== undefined && accessors.isTrackedAccessor(this.live, key)) {
+      return this.#held[i];
+    }
     return this.live[key];
   }
 
@@ -196,7 +192,7 @@ export class TrackedFields implements AccessorOwner {
     const own = data === this.live;
     // In memory every field read is compared, not only up to the first
     // change: the save then copies only the fields that changed.
-    const compared: Compared | undefined = own && this.#shared
+    const compared: handing.Compared | undefined = own && this.#shared
       ? { values: new Array<unknown>(keys.length), same: new Array<boolean>(keys.length), met: [] }
       : undefined;
     let changed = false;
@@ -228,7 +224,7 @@ export class TrackedFields implements AccessorOwner {
   }
 
   /** The fields of the live object: per key, its value, or the value as read for one never read. */
-  #fields(): LiveFields {
+  #fields(): handing.LiveFields {
     const read = this.#keys;
     const keys = Object.keys(this.live);
     const values = new Array<unknown>(keys.length);
@@ -248,7 +244,7 @@ export class TrackedFields implements AccessorOwner {
    */
   checkDepth(data: object): void {
     if (data !== this.live) assertStorableDepth(data);
-    else assertStorableDepth(handedOut(this.#fields()), this.live);
+    else assertStorableDepth(handing.handedOut(this.#fields()), this.live);
   }
 
   /**
@@ -274,13 +270,13 @@ export class TrackedFields implements AccessorOwner {
    * objects of the value are linked. Throws a `DepthError` for data nested
    * deeper than a storage reads back.
    */
-  handOver(): HandedOver {
+  handOver(): handing.HandedOver {
     const fields = this.#fields();
     const read = { keys: this.#keys, values: this.#read };
     const compared = this.#compared;
     this.#compared = undefined; // not needed again; the session may outlive the update
-    return (compared && handOverChanged(this.live, fields, read, compared, this.#tree)) ??
-      handOverAll(this.live, fields, this.#tree);
+    return (compared && handing.handOverChanged(this.live, fields, read, compared, this.#tree)) ??
+      handing.handOverAll(this.live, fields, this.#tree);
   }
 
   /** A snapshot of the session as read, for the rare paths that compare whole sessions (conflicts). */
