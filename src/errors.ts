@@ -77,8 +77,11 @@ function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
   if (cause.message) return cause.message;
   const code = (cause as { code?: unknown }).code;
+  // One level only: an aggregate that holds itself must not recurse forever.
   const inner = cause instanceof AggregateError
-    ? cause.errors.map((error) => describeCause(error)).filter(Boolean).slice(0, 3)
+    ? cause.errors.slice(0, 3).map((error) =>
+      error instanceof Error ? error.message || error.name : String(error)
+    )
     : [];
   return [cause.name, code === undefined ? "" : String(code), inner.join("; ")]
     .filter(Boolean).join(": ");

@@ -52,6 +52,13 @@ Deno.test("SessionStorageError says what failed even when the storage's error ha
       "nothing was written)",
   );
   assert.match(new SessionStorageError("read", "k", down).message, /failed: connection refused/);
+  // An aggregate that holds itself: described, not recursed into forever.
+  const looped = new AggregateError([]);
+  looped.errors.push(looped);
+  assert.match(
+    new SessionStorageError("read", "k", looped).message,
+    /failed: AggregateError: AggregateError/,
+  );
 });
 
 Deno.test("withErrorRule: keyed methods, synchronous or not, follow the rule; keys() and the rest are left alone", async () => {

@@ -94,6 +94,11 @@ function entryOf(copy: unknown, version: number): Entry {
   return copy as Entry;
 }
 
+/** A copy of the stored value of `entry` (a tree is copied without remembering what was copied). */
+function copyOut(entry: Entry): unknown {
+  return cloneValue(valueOf(entry), entry[SHAPE] === undefined);
+}
+
 /** The stored value of `entry` (the caller copies it). */
 function valueOf(entry: Entry): unknown {
   return entry instanceof Box ? entry.value : entry;
@@ -220,7 +225,7 @@ export function inMemoryStorage<Value = unknown>(
     richValues: true,
     get: (key) => {
       const entry = live(key);
-      return entry && cloneValue(valueOf(entry) as Value, entry[SHAPE] === undefined);
+      return entry && copyOut(entry) as Value;
     },
     set: (key, value, options) => write(key, value, options),
     has: (key) => live(key) !== undefined,
@@ -233,10 +238,7 @@ export function inMemoryStorage<Value = unknown>(
     getVersioned(key): VersionedValue<Value> {
       const entry = live(key);
       return entry
-        ? {
-          value: cloneValue(valueOf(entry) as Value, entry[SHAPE] === undefined),
-          version: versionOf(entry),
-        }
+        ? { value: copyOut(entry) as Value, version: versionOf(entry) }
         : { value: undefined, version: null };
     },
     setIfVersion(key, value, version, options): boolean {
